@@ -1,0 +1,13 @@
+"""jaxmarket: a JAX-vectorized market simulator for reinforcement learning.
+
+    import jaxmarket as jm
+    env, params = jm.make("jaxmarket/MarketMaking-AS-v0", phi=0.01, alpha=0.001)
+    stats = jm.evaluate(env, params, policy, num_episodes=10_000, seed=0)
+"""
+
+from jaxmarket import baselines, envs
+from jaxmarket.core import Environment, Policy, evaluate, make, random_policy, register, registered, spaces
+
+__version__ = "0.1.0"
+
+__all__ = ["Environment", "Policy", "baselines", "envs", "evaluate", "make", "random_policy", "register", "registered", "spaces"]

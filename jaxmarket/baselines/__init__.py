@@ -1,0 +1,14 @@
+"""Analytic and heuristic policies: ground truth for tests and for learned policies."""
+
+from jaxmarket.baselines.avellaneda_stoikov import avellaneda_stoikov, avellaneda_stoikov_depths
+from jaxmarket.baselines.cartea_jaimungal import cartea_jaimungal, cartea_jaimungal_value
+from jaxmarket.baselines.exact_value import policy_value, tabulate_policy
+
+__all__ = [
+    "avellaneda_stoikov",
+    "avellaneda_stoikov_depths",
+    "cartea_jaimungal",
+    "cartea_jaimungal_value",
+    "policy_value",
+    "tabulate_policy",
+]

@@ -1,0 +1,200 @@
+"""``jaxmarket/MarketMaking-AS-v0``: the Avellaneda–Stoikov market-making model.
+
+The mid price follows ``dS = sigma dW`` from ``S0``. Each step (``dt = horizon / steps``) the agent
+posts a bid ``S - delta_b`` and an ask ``S + delta_a``. Each side is filled for one unit with
+probability ``min(1, A exp(-k delta) dt)`` (independently), then the mid moves by
+``sigma sqrt(dt) Z``. Fills that would take ``|inventory|`` past ``max_inventory`` do not happen,
+so the inventory stays on the grid that the Cartea–Jaimungal closed form is solved on.
+
+Reward per step (price units): the change of mark-to-market wealth ``cash + q S``, which is
+``delta_b 1{bid filled} + delta_a 1{ask filled} + q' (S' - S)`` with ``q'`` the inventory after
+the fills, minus the running penalty ``phi q'^2 dt`` and, on the last step, the terminal penalty
+``alpha q'^2``. With ``phi = alpha = 0`` the return is the episode PnL; otherwise it is the
+Cartea–Jaimungal criterion ``X_T + q_T (S_T - alpha q_T) - phi int q^2 dt``.
+
+Action: ``(delta_b, delta_a)``, float, in ``[0, max_depth]``. Out-of-range values are clipped,
+``NaN`` means "do not quote this side" (depth ``max_depth``), and every step with an invalid
+action is counted in ``state.n_invalid_actions``.
+
+Observation (float32, shape (2,)): ``[(T - t) / T, q / max_inventory]``, time to horizon in
+``[0, 1]`` and normalised inventory in ``[-1, 1]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxmarket.core import spaces
+from jaxmarket.core.environment import Environment
+from jaxmarket.core.validation import check_int, check_range
+
+BID, ASK = 0, 1
+
+
+@struct.dataclass
+class MarketMakingParams:
+    """Model parameters (defaults: Avellaneda & Stoikov 2008). Prices in price units, time in
+    units of the horizon's clock."""
+
+    s0: float = 100.0  # initial mid price
+    sigma: float = 2.0  # mid volatility per sqrt(time unit)
+    horizon: float = 1.0  # T
+    max_steps_in_episode: int = 200  # steps per episode; dt = horizon / steps
+    intensity: float = 140.0  # A: fill intensity at zero depth, per time unit
+    decay: float = 1.5  # k: intensity decay per price unit of depth
+    phi: float = 0.0  # running inventory penalty per unit^2 per time unit
+    alpha: float = 0.0  # terminal inventory penalty per unit^2
+    max_inventory: int = 50  # |q| bound: fills beyond it are not executed
+    max_depth: float = 10.0  # largest quoted depth; quoting there means (almost) never filled
+
+    @property
+    def dt(self) -> Any:
+        return self.horizon / self.max_steps_in_episode
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming any out-of-range field."""
+        check_range("s0", self.s0, 0.0, low_open=True)
+        check_range("sigma", self.sigma, 0.0, low_open=True)
+        check_range("horizon", self.horizon, 0.0, low_open=True)
+        check_int("max_steps_in_episode", self.max_steps_in_episode, 1)
+        check_range("intensity", self.intensity, 0.0, low_open=True)
+        check_range("decay", self.decay, 0.0, low_open=True)
+        check_range("phi", self.phi, 0.0)
+        check_range("alpha", self.alpha, 0.0)
+        check_int("max_inventory", self.max_inventory, 1)
+        check_range("max_depth", self.max_depth, 0.0, low_open=True)
+
+
+@struct.dataclass
+class MarketMakingState:
+    mid: jax.Array  # float32, price units
+    cash: jax.Array  # float32, price units; starts at 0
+    inventory: jax.Array  # int32, units, in [-max_inventory, max_inventory]
+    time: jax.Array  # int32, steps taken
+    pnl: jax.Array  # float32, accumulated mark-to-market PnL (sum of increments)
+    penalty: jax.Array  # float32, accumulated inventory penalties
+    n_bid_fills: jax.Array  # int32
+    n_ask_fills: jax.Array  # int32
+    quoted_spread: jax.Array  # float32, sum over steps of delta_b + delta_a
+    n_invalid_actions: jax.Array  # int32, steps whose action was non-finite or out of range
+
+
+def step_noise(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The random draws of one step: uniforms (2,) for the bid and ask fills, a normal for S."""
+    fill_key, price_key = jax.random.split(key)
+    return jax.random.uniform(fill_key, (2,)), jax.random.normal(price_key)
+
+
+def sanitize_action(action: Any, params: MarketMakingParams) -> tuple[jax.Array, jax.Array]:
+    """Depths (2,) clipped to ``[0, max_depth]`` with NaN as ``max_depth``; and whether the action
+    was invalid (non-finite or out of range)."""
+    action = jnp.asarray(action, jnp.float32).reshape(2)
+    invalid = jnp.any(~jnp.isfinite(action) | (action < 0) | (action > params.max_depth))
+    depths = jnp.clip(jnp.where(jnp.isnan(action), params.max_depth, action), 0.0, params.max_depth)
+    return depths, invalid
+
+
+def transition(
+    state: MarketMakingState,
+    depths: jax.Array,
+    noise: tuple[jax.Array, jax.Array],
+    params: MarketMakingParams,
+) -> tuple[MarketMakingState, jax.Array]:
+    """One step given valid depths (2,) and the draws of ``step_noise``; returns (state, reward)."""
+    uniforms, normal = noise
+    dt = params.dt
+    prob = jnp.clip(params.intensity * jnp.exp(-params.decay * depths) * dt, 0.0, 1.0)
+    room = jnp.stack([state.inventory < params.max_inventory, state.inventory > -params.max_inventory])
+    filled = (uniforms < prob) & room
+    bid, ask = filled[BID].astype(jnp.int32), filled[ASK].astype(jnp.int32)
+    inventory = state.inventory + bid - ask
+    price_move = params.sigma * jnp.sqrt(dt) * normal
+    cash = state.cash - bid * (state.mid - depths[BID]) + ask * (state.mid + depths[ASK])
+    gain = bid * depths[BID] + ask * depths[ASK] + inventory * price_move
+    time = state.time + 1
+    q2 = jnp.square(inventory.astype(jnp.float32))
+    penalty = params.phi * q2 * dt + jnp.where(time >= params.max_steps_in_episode, params.alpha * q2, 0.0)
+    new_state = MarketMakingState(
+        mid=state.mid + price_move,
+        cash=cash,
+        inventory=inventory,
+        time=time,
+        pnl=state.pnl + gain,
+        penalty=state.penalty + penalty,
+        n_bid_fills=state.n_bid_fills + bid,
+        n_ask_fills=state.n_ask_fills + ask,
+        quoted_spread=state.quoted_spread + depths.sum(),
+        n_invalid_actions=state.n_invalid_actions,
+    )
+    return new_state, gain - penalty
+
+
+class MarketMaking(Environment):
+    """The Avellaneda–Stoikov market maker (see the module docstring for the full model)."""
+
+    params_class = MarketMakingParams
+
+    @property
+    def name(self) -> str:
+        return "MarketMaking-AS-v0"
+
+    def reset_env(self, key: jax.Array, params: MarketMakingParams):
+        del key
+        zero_f = jnp.array(0.0, jnp.float32)
+        zero_i = jnp.array(0, jnp.int32)
+        state = MarketMakingState(
+            mid=jnp.asarray(params.s0, jnp.float32),
+            cash=zero_f,
+            inventory=zero_i,
+            time=zero_i,
+            pnl=zero_f,
+            penalty=zero_f,
+            n_bid_fills=zero_i,
+            n_ask_fills=zero_i,
+            quoted_spread=zero_f,
+            n_invalid_actions=zero_i,
+        )
+        return self.get_obs(state, params), state
+
+    def step_env(self, key: jax.Array, state: MarketMakingState, action: Any, params: MarketMakingParams):
+        depths, invalid = sanitize_action(action, params)
+        new_state, reward = transition(state, depths, step_noise(key), params)
+        new_state = new_state.replace(n_invalid_actions=state.n_invalid_actions + invalid.astype(jnp.int32))
+        terminated = new_state.time >= params.max_steps_in_episode
+        info = {"pnl": new_state.pnl, "inventory": new_state.inventory}
+        return self.get_obs(new_state, params), new_state, reward, terminated, info
+
+    def get_obs(self, state: MarketMakingState, params: MarketMakingParams, key: Any = None) -> jax.Array:
+        steps = params.max_steps_in_episode
+        return jnp.stack(
+            [
+                (steps - state.time) / steps,
+                state.inventory / params.max_inventory,
+            ]
+        ).astype(jnp.float32)
+
+    def action_space(self, params: MarketMakingParams | None = None) -> spaces.Box:
+        params = self.default_params if params is None else params
+        return spaces.Box(0.0, params.max_depth, (2,), jnp.float32)
+
+    def observation_space(self, params: MarketMakingParams | None = None) -> spaces.Box:
+        low = jnp.array([0.0, -1.0], jnp.float32)
+        high = jnp.array([1.0, 1.0], jnp.float32)
+        return spaces.Box(low, high, (2,), jnp.float32)
+
+    def episode_metrics(self, state: MarketMakingState, params: MarketMakingParams) -> dict[str, jax.Array]:
+        steps = jnp.maximum(state.time, 1)
+        return {
+            "pnl": state.pnl,
+            "wealth": state.cash + state.inventory * state.mid,
+            "penalty": state.penalty,
+            "final_inventory": state.inventory,
+            "n_bid_fills": state.n_bid_fills,
+            "n_ask_fills": state.n_ask_fills,
+            "mean_spread": state.quoted_spread / steps,
+            "n_invalid_actions": state.n_invalid_actions,
+        }

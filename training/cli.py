@@ -1,0 +1,159 @@
+"""The ``jaxmarket`` command line.
+
+    jaxmarket demo                                  # train PPO, compare with the optimum, plot
+    jaxmarket train market-making --out runs/mm     # train and checkpoint
+    jaxmarket evaluate --checkpoint runs/mm/final   # compare a checkpoint with the analytic policies
+    jaxmarket envs                                  # list the registered environments
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+
+import jaxmarket as jm
+from training import checkpoint, loop
+from training import market_making as mm
+from training.ppo import make_trainer, trained_policy
+
+DEFAULT_EPISODES = 10_000
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"--set {pair!r}: expected FIELD=VALUE, e.g. --set sigma=3.0")
+        name, value = pair.split("=", 1)
+        try:
+            out[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise SystemExit(f"--set {pair!r}: VALUE must be a number or a Python literal") from None
+    return out
+
+
+def _env_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {"phi": args.phi, "alpha": args.alpha, **_overrides(args.set)}
+
+
+def _train(args: argparse.Namespace) -> tuple[Any, Any, dict, float]:
+    overrides = _env_overrides(args)
+    config = mm.config_with(total_timesteps=args.total_timesteps, num_envs=args.num_envs)
+    env, params = jm.make(mm.ENV_ID, **overrides)
+    trainer = make_trainer(config, env, params)
+    print(f"training PPO on {mm.ENV_ID} with {overrides}: {config.num_updates * config.batch_size:,} env steps, "
+          f"{config.num_envs} envs, on {jax.devices()[0].platform}")
+    start = time.perf_counter()
+    runner, rows = loop.run(trainer, jax.random.PRNGKey(args.seed), env_id=mm.ENV_ID, env_overrides=overrides,
+                            out_dir=args.out, checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+    wall = time.perf_counter() - start
+    print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} env steps/s after compiling); "
+          f"checkpoint: {Path(args.out) / 'final'}")
+    return trained_policy(trainer, runner), overrides, rows[-1], wall
+
+
+def _report(policies: dict[str, Any], overrides: dict[str, Any], args: argparse.Namespace, extra: dict) -> str:
+    rows = mm.compare(policies, overrides, args.episodes, args.eval_seed)
+    table = mm.format_table(rows, mm.h00(overrides), args.episodes)
+    print(table)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "comparison.md").write_text(table + "\n")
+        (out / "comparison.json").write_text(json.dumps({"rows": rows, **extra}, indent=2))
+    return table
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    policy, overrides, last, wall = _train(args)
+    _report({"PPO (learned)": policy, **mm.baselines(overrides)}, overrides, args,
+            {"train_wall_s": wall, "train_steps_per_s": last["steps_per_s"], "env_steps": last["env_steps"]})
+    path = mm.plot_quotes(policy, overrides, Path(args.out) / "quotes.png")
+    print(f"plot of learned versus optimal quotes: {path}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    _train(args)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    policies: dict[str, Any] = {}
+    if args.checkpoint:
+        env, _, policy, metadata = checkpoint.load(args.checkpoint)
+        if metadata["env_id"] != mm.ENV_ID:
+            raise SystemExit(f"--checkpoint is for {metadata['env_id']}; evaluate supports {mm.ENV_ID}")
+        overrides = metadata["env_overrides"]
+        policies["PPO (checkpoint)"] = policy
+    else:
+        overrides = _env_overrides(args)
+    _report({**policies, **mm.baselines(overrides)}, overrides, args, {})
+    if args.checkpoint and args.out:
+        print(f"plot: {mm.plot_quotes(policies['PPO (checkpoint)'], overrides, Path(args.out) / 'quotes.png')}")
+
+
+def cmd_envs(args: argparse.Namespace) -> None:
+    del args
+    print("\n".join(jm.registered()))
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--phi", type=float, default=mm.CRITERION["phi"], help="running inventory penalty")
+    p.add_argument("--alpha", type=float, default=mm.CRITERION["alpha"], help="terminal inventory penalty")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="any other MarketMakingParams field, e.g. --set sigma=3.0 (repeatable)")
+
+
+def _train_args(p: argparse.ArgumentParser, out: str) -> None:
+    _model_args(p)
+    p.add_argument("--total-timesteps", type=int, default=None, help=f"default {mm.PPO_CONFIG.total_timesteps:,}")
+    p.add_argument("--num-envs", type=int, default=None, help=f"default {mm.PPO_CONFIG.num_envs}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=out, help="directory for log.csv and checkpoints")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N logged chunks")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--episodes", type=int, default=DEFAULT_EPISODES)
+    p.add_argument("--eval-seed", type=int, default=1)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="jaxmarket", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="train PPO on market making and compare it with the closed-form optimum")
+    _train_args(demo, "runs/demo")
+    _eval_args(demo)
+    demo.set_defaults(func=cmd_demo)
+    train = sub.add_parser("train", help="train PPO on an environment")
+    train.add_argument("task", choices=["market-making"])
+    _train_args(train, "runs/market-making")
+    train.set_defaults(func=cmd_train)
+    evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint and the analytic policies")
+    evaluate.add_argument("--checkpoint", default=None, help="a directory written by training (…/final)")
+    _model_args(evaluate)
+    _eval_args(evaluate)
+    evaluate.add_argument("--out", default=None, help="directory for the table (and plot)")
+    evaluate.set_defaults(func=cmd_evaluate)
+    envs = sub.add_parser("envs", help="list the registered environments")
+    envs.set_defaults(func=cmd_envs)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ValueError as error:  # configuration errors: say what is wrong, no traceback
+        raise SystemExit(f"jaxmarket: {error}") from None
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
