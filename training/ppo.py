@@ -117,7 +117,6 @@ class Transition(NamedTuple):
     value: jax.Array
     reward: jax.Array  # scaled
     done: jax.Array
-    terminated: jax.Array
     episode_return: jax.Array  # unscaled return of the episode that ended (where done)
 
 
@@ -133,6 +132,27 @@ class Trainer:
     update: Callable[[RunnerState], tuple[RunnerState, dict]]
     chunk: Callable[[RunnerState], tuple[RunnerState, dict]]
     train: Callable[[jax.Array], dict]
+
+
+def gae(rewards: jax.Array, values: jax.Array, dones: jax.Array, last_value: jax.Array, gamma: float,
+        lam: float) -> tuple[jax.Array, jax.Array]:
+    """Generalised advantage estimates and value targets over time-major ``(T, ...)`` arrays.
+
+    ``dones[t]`` marks that the episode ended at step ``t`` (terminated or truncated): nothing is
+    bootstrapped across it. ``last_value`` is the value of the observation after the last step.
+    """
+
+    def backward(carry, step):
+        advantage, next_value = carry
+        reward, value, done = step
+        not_done = 1.0 - done.astype(jnp.float32)
+        delta = reward + gamma * next_value * not_done - value
+        advantage = delta + gamma * lam * not_done * advantage
+        return (advantage, value), advantage
+
+    init = (jnp.zeros_like(last_value), last_value)
+    _, advantages = jax.lax.scan(backward, init, (rewards, values, dones), reverse=True)
+    return advantages, advantages + values
 
 
 def _action_spec(env: Any, params: Any) -> tuple[int, bool]:
@@ -208,7 +228,7 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
         discounted = runner.discounted_return * config.gamma + reward
         episode_return = runner.episode_return + reward
         scaled = runner.return_stats.scale(reward, config.reward_clip) if config.normalize_reward else reward
-        transition = Transition(obs, runner.obs, action, log_prob, value, scaled, done, terminated, episode_return)
+        transition = Transition(obs, runner.obs, action, log_prob, value, scaled, done, episode_return)
         runner = runner.replace(
             env_state=env_state,
             obs=next_obs,
@@ -218,19 +238,6 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
             return_stats=runner.return_stats.update(discounted) if config.normalize_reward else runner.return_stats,
         )
         return runner, transition
-
-    def advantages(traj: Transition, last_value: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """GAE; no bootstrap across episode ends (terminated or truncated)."""
-
-        def backward(carry, t: Transition):
-            gae, next_value = carry
-            not_done = 1.0 - t.done.astype(jnp.float32)
-            delta = t.reward + config.gamma * next_value * not_done - t.value
-            gae = delta + config.gamma * config.gae_lambda * not_done * gae
-            return (gae, t.value), gae
-
-        _, adv = jax.lax.scan(backward, (jnp.zeros_like(last_value), last_value), traj, reverse=True)
-        return adv, adv + traj.value
 
     def loss_fn(net_params: Any, batch: tuple) -> tuple[jax.Array, dict]:
         traj, adv, targets = batch
@@ -249,7 +256,7 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         runner, traj = jax.lax.scan(env_step, runner, None, config.num_steps)
         _, last_value = network.apply(runner.train_state.params, observe(runner.obs_stats, runner.obs))
-        adv, targets = advantages(traj, last_value)
+        adv, targets = gae(traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda)
         if config.normalize_obs:
             runner = runner.replace(obs_stats=runner.obs_stats.update(traj.raw_obs))
 
