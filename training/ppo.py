@@ -27,7 +27,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from jaxmarket.core import spaces
-from jaxmarket.core.validation import check_choice, check_int, check_range
+from jaxmarket.core.validation import check_choice, check_env_params, check_int, check_range
 from training.networks import ACTIVATIONS, ActorCritic
 from training.normalize import RunningStats
 
@@ -184,7 +184,7 @@ def make_network(config: PPOConfig, env: Any, params: Any) -> ActorCritic:
 def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
     """Check the configuration and the env parameters, then build the jittable training functions."""
     config.check()
-    env.check_params(env_params)
+    check_env_params(env, env_params)
     network = make_network(config, env, env_params)
     to_env = action_map(config, env, env_params)
     obs_shape = env.observation_space(env_params).shape

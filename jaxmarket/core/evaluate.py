@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmarket.core.validation import check_int
+from jaxmarket.core.validation import check_env_params, check_int
 
 Policy = Callable[[jax.Array, Any, Any, Any], Any]
 """``act(key, obs, state, params) -> action``; analytic policies may read ``state``."""
@@ -74,7 +74,7 @@ def evaluate(
     Returns:
       ``{"return": (num_episodes,), "length": (num_episodes,), **env metrics}`` as numpy arrays.
     """
-    env.check_params(params)
+    check_env_params(env, params)
     check_int("num_episodes", num_episodes, 1)
     num_steps = int(params.max_steps_in_episode) if num_steps is None else num_steps
     check_int("num_steps", num_steps, 1)

@@ -70,3 +70,11 @@ def check_overrides(cls: type, overrides: dict[str, Any], what: str) -> None:
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise ValueError(f"unknown {what} field(s) {unknown}: valid fields are {sorted(names)}")
+
+
+def check_env_params(env: Any, params: Any) -> None:
+    """Run ``env.check_params(params)`` where the env has one (jaxmarket envs do; plain gymnax
+    envs do not), so any gymnax environment can be trained and evaluated."""
+    check = getattr(env, "check_params", None)
+    if check is not None:
+        check(params)
