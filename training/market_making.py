@@ -102,9 +102,10 @@ def format_table(rows: list[dict], value_00: float, num_episodes: int) -> str:
     return "\n".join(lines)
 
 
-def plot_quotes(policy: Any, env_overrides: dict[str, Any], path: str | Path, label: str = "PPO") -> Path:
-    """Bid and ask depths against inventory at three times, learned (solid) versus the
-    Cartea–Jaimungal optimum (dashed); written as a PNG."""
+def plot_quotes(policy: Any, env_overrides: dict[str, Any], path: str | Path, label: str = "PPO",
+                shown: int = 10) -> Path:
+    """Bid and ask depths against inventory ``-shown..shown`` at three times, learned (solid)
+    versus the Cartea–Jaimungal optimum (dashed); written as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,7 +115,6 @@ def plot_quotes(policy: Any, env_overrides: dict[str, Any], path: str | Path, la
     learned = tabulate_policy(env, params, policy)
     optimal = optimal_depths(value_table(params)[:-1], params)
     steps, cap = int(params.max_steps_in_episode), int(params.max_inventory)
-    shown = 10  # inventories -shown..shown
     q = np.arange(-cap, cap + 1)
     window = slice(cap - shown, cap + shown + 1)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)

@@ -12,7 +12,6 @@ The mid-price term ``q' dS`` has mean zero and drops out.
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -118,7 +118,7 @@ def transition(
     time = state.time + 1
     q2 = jnp.square(inventory.astype(jnp.float32))
     penalty = params.phi * q2 * dt + jnp.where(time >= params.max_steps_in_episode, params.alpha * q2, 0.0)
-    new_state = MarketMakingState(
+    new_state = state.replace(
         mid=state.mid + price_move,
         cash=cash,
         inventory=inventory,
@@ -128,7 +128,6 @@ def transition(
         n_bid_fills=state.n_bid_fills + bid,
         n_ask_fills=state.n_ask_fills + ask,
         quoted_spread=state.quoted_spread + depths.sum(),
-        n_invalid_actions=state.n_invalid_actions,
     )
     return new_state, gain - penalty
 
