@@ -4,6 +4,7 @@
     jaxmarket train market-making --out runs/mm     # train and checkpoint
     jaxmarket evaluate --checkpoint runs/mm/final   # compare a checkpoint with the analytic policies
     jaxmarket envs                                  # list the registered environments
+    jaxmarket replay MESSAGES.csv                   # replay a LOBSTER message file through the book
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import jax
 
 import jaxmarket as jm
+from jaxmarket import lob
+from jaxmarket.data import load_lobster
 from training import checkpoint, loop
 from training import market_making as mm
 from training.ppo import make_trainer, trained_policy
@@ -103,6 +106,25 @@ def cmd_envs(args: argparse.Namespace) -> None:
     print("\n".join(jm.registered()))
 
 
+def cmd_replay(args: argparse.Namespace) -> None:
+    stream = load_lobster(args.messages, tick=args.tick)
+    book = lob.empty(args.capacity, full_policy=args.full_policy)
+    replay = jax.jit(lob.apply_many)
+    jax.block_until_ready(replay(book, stream.messages))  # compile
+    start = time.perf_counter()
+    book, results = jax.block_until_ready(replay(book, stream.messages))
+    seconds = time.perf_counter() - start
+    count = len(stream.times)
+    print(f"{count:,} messages replayed in {seconds:.3f} s ({count / seconds:,.0f} messages/s, one book); "
+          f"skipped rows by LOBSTER type: {stream.skipped}")
+    print("counts:", json.dumps(lob.counts(book)))
+    levels = lob.l2(book, args.depth)
+    print("level  bid qty  bid price  ask price  ask qty")
+    for i in range(args.depth):
+        print(f"{i + 1:5d}  {int(levels.bid_qty[i]):7d}  {int(levels.bid_price[i]):9d}  {int(levels.ask_price[i]):9d}  "
+              f"{int(levels.ask_qty[i]):7d}")
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phi", type=float, default=mm.CRITERION["phi"], help="running inventory penalty")
     p.add_argument("--alpha", type=float, default=mm.CRITERION["alpha"], help="terminal inventory penalty")
@@ -144,6 +166,13 @@ def parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_evaluate)
     envs = sub.add_parser("envs", help="list the registered environments")
     envs.set_defaults(func=cmd_envs)
+    replay = sub.add_parser("replay", help="replay a LOBSTER message file through the order book")
+    replay.add_argument("messages", help="a LOBSTER message file (…_message_N.csv)")
+    replay.add_argument("--tick", type=int, default=100, help="LOBSTER price units per tick (100: one cent)")
+    replay.add_argument("--capacity", type=int, default=1024, help="orders per side")
+    replay.add_argument("--full-policy", choices=list(lob.FULL_POLICIES), default=lob.REJECT)
+    replay.add_argument("--depth", type=int, default=5, help="price levels to print")
+    replay.set_defaults(func=cmd_replay)
     return top
 
 

@@ -1,0 +1,237 @@
+"""A plain-Python reference limit order book, written from the semantic specification of
+``jaxmarket.lob`` (not from its vectorised code), for differential tests.
+
+Each side is a Python list of resting orders in priority order: bids from the highest price down,
+asks from the lowest price up, and at one price the earliest arrival first. Every message is
+handled with simple loops, one rule at a time, in the order the specification states them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# The constants are restated here (not imported) so that the reference stands on its own.
+BID, ASK = 0, 1
+LIMIT, IOC, MARKET, CANCEL, MODIFY, REPLACE = range(6)
+OK, INVALID_MESSAGE, INVALID_QTY, INVALID_PRICE, UNKNOWN_ID, DUPLICATE_ID, SIDE_FULL = range(7)
+STATUS_NAMES = ("OK", "INVALID_MESSAGE", "INVALID_QTY", "INVALID_PRICE", "UNKNOWN_ID", "DUPLICATE_ID", "SIDE_FULL")
+EMPTY_ID = -1
+CANCEL_ALL = 2**31 - 1
+MAX_PRICE = 2**30
+INT32_MAX = 2**31 - 1
+
+RESULT_FIELDS = (
+    "status", "side", "filled", "remaining", "cancelled", "num_fills", "fill_qty", "fill_price",
+    "fill_passive_id", "fill_passive_owner", "evicted_id", "evicted_owner", "evicted_qty",
+)
+
+
+@dataclass(eq=False)  # orders compare by identity: list.remove takes out this very order
+class Order:
+    """One resting order."""
+
+    price: int
+    qty: int
+    order_id: int
+    owner: int
+
+
+@dataclass
+class Fill:
+    """One execution against a resting (passive) order, at the resting order's price."""
+
+    qty: int
+    price: int
+    passive_id: int
+    passive_owner: int
+
+
+class ReferenceBook:
+    """A limit order book with price-time priority, one message at a time, in plain Python."""
+
+    def __init__(self, capacity: int, *, max_fills: int = 8, max_price: int = MAX_PRICE,
+                 max_qty: int | None = None, full_policy: str = "reject"):
+        self.capacity = capacity
+        self.max_fills = max_fills
+        self.max_price = max_price
+        self.max_qty = INT32_MAX // (capacity + 1) if max_qty is None else max_qty
+        self.full_policy = full_policy
+        self.sides: tuple[list[Order], list[Order]] = ([], [])
+        self.last_trade_price = 0
+        self.volume = [0, 0]  # traded quantity by aggressor side
+        self.status_counts = [0] * len(STATUS_NAMES)
+        self.evictions = 0
+
+    # ------------------------------------------------------------------ look-ups and priority
+
+    def find(self, order_id: int) -> tuple[int, Order] | None:
+        """The side and the order resting with this id, or None."""
+        for side in (BID, ASK):
+            for order in self.sides[side]:
+                if order.order_id == order_id:
+                    return side, order
+        return None
+
+    @staticmethod
+    def at_least_as_good(side: int, resting_price: int, price: int) -> bool:
+        """True when a resting order at ``resting_price`` has price priority over, or equal to, ``price``."""
+        return resting_price >= price if side == BID else resting_price <= price
+
+    def insertion_index(self, side: int, price: int) -> int:
+        """Where a new order at ``price`` goes: after every order with a better or equal price."""
+        return sum(1 for order in self.sides[side] if self.at_least_as_good(side, order.price, price))
+
+    # ------------------------------------------------------------------ building blocks
+
+    def match(self, side: int, price: int, qty: int, is_market: bool) -> list[Fill]:
+        """Walk the opposite side from the front while its price crosses; fill at resting prices."""
+        opposite = self.sides[1 - side]
+        fills = []
+        remaining = qty
+        while remaining > 0 and opposite:
+            best = opposite[0]
+            if side == BID:
+                crosses = is_market or best.price <= price
+            else:
+                crosses = is_market or best.price >= price
+            if not crosses:
+                break
+            traded = min(remaining, best.qty)
+            fills.append(Fill(traded, best.price, best.order_id, best.owner))
+            remaining -= traded
+            best.qty -= traded
+            if best.qty == 0:
+                opposite.pop(0)
+        return fills
+
+    def rest(self, side: int, order: Order) -> tuple[int, Order | None]:
+        """Put ``order`` at the back of its price level. Returns (status, evicted order or None)."""
+        orders = self.sides[side]
+        index = self.insertion_index(side, order.price)
+        if len(orders) < self.capacity:
+            orders.insert(index, order)
+            return OK, None
+        if self.full_policy == "evict" and index < self.capacity:
+            evicted = orders.pop()  # the worst-priority order; it is behind `index`
+            orders.insert(index, order)
+            self.evictions += 1
+            return OK, evicted
+        return SIDE_FULL, None
+
+    def validate(self, kind, side, price, qty, order_id, new_order_id) -> int:
+        """The status of the first validation rule that fails, or OK."""
+        if kind not in (LIMIT, IOC, MARKET, CANCEL, MODIFY, REPLACE):
+            return INVALID_MESSAGE
+        if kind in (LIMIT, IOC, MARKET) and side not in (BID, ASK):
+            return INVALID_MESSAGE
+        if qty < 1:
+            return INVALID_QTY
+        if kind != CANCEL and qty > self.max_qty:
+            return INVALID_QTY
+        if kind in (LIMIT, IOC, REPLACE) and not 1 <= price <= self.max_price:
+            return INVALID_PRICE
+        if kind in (CANCEL, MODIFY, REPLACE) and self.find(order_id) is None:
+            return UNKNOWN_ID
+        if kind == LIMIT and (order_id < 0 or self.find(order_id) is not None):
+            return DUPLICATE_ID
+        if kind == REPLACE and new_order_id != order_id:
+            if new_order_id < 0 or self.find(new_order_id) is not None:
+                return DUPLICATE_ID
+        return OK
+
+    # ------------------------------------------------------------------ one message
+
+    def apply(self, kind: int, side: int = 0, price: int = 0, qty: int = 0, order_id: int = 0,
+              new_order_id: int = 0, owner: int = 0) -> dict:
+        """Apply one message; returns the result as a dict of ints (fills as lists of max_fills)."""
+        status = self.validate(kind, side, price, qty, order_id, new_order_id)
+        fills: list[Fill] = []
+        filled = remaining = cancelled = 0
+        evicted = None
+        if status == OK:
+            if kind in (LIMIT, IOC, MARKET):
+                fills = self.match(side, price, qty, kind == MARKET)
+                filled = sum(f.qty for f in fills)
+                remaining = qty - filled
+                if kind == LIMIT and remaining > 0:
+                    status, evicted = self.rest(side, Order(price, remaining, order_id, owner))
+
+            elif kind == CANCEL:
+                side, order = self.find(order_id)
+                cut = min(qty, order.qty)
+                if cut == order.qty:
+                    self.sides[side].remove(order)
+                    remaining = 0
+                else:
+                    order.qty -= cut  # stays where it is in the queue
+                    remaining = order.qty
+                cancelled = cut
+
+            elif kind == MODIFY:
+                side, order = self.find(order_id)
+                if qty <= order.qty:
+                    cancelled = order.qty - qty
+                    order.qty = qty  # a reduction keeps the queue position
+                else:
+                    self.sides[side].remove(order)
+                    order.qty = qty
+                    status, evicted = self.rest(side, order)  # back of its level; there is room
+                remaining = qty
+
+            elif kind == REPLACE:
+                side, old = self.find(order_id)
+                self.sides[side].remove(old)
+                cancelled = old.qty
+                fills = self.match(side, price, qty, False)
+                filled = sum(f.qty for f in fills)
+                remaining = qty - filled
+                if remaining > 0:
+                    status, evicted = self.rest(side, Order(price, remaining, new_order_id, old.owner))
+
+            if fills:
+                self.last_trade_price = fills[-1].price
+                self.volume[side] += filled
+        else:
+            side = -1  # not compared for rejected messages
+
+        self.status_counts[status] += 1
+        listed = fills[: self.max_fills]
+        pad = self.max_fills - len(listed)
+        return {
+            "status": status,
+            "side": side,
+            "filled": filled,
+            "remaining": remaining,
+            "cancelled": cancelled,
+            "num_fills": len(fills),
+            "fill_qty": [f.qty for f in listed] + [0] * pad,
+            "fill_price": [f.price for f in listed] + [0] * pad,
+            "fill_passive_id": [f.passive_id for f in listed] + [EMPTY_ID] * pad,
+            "fill_passive_owner": [f.passive_owner for f in listed] + [EMPTY_ID] * pad,
+            "evicted_id": EMPTY_ID if evicted is None else evicted.order_id,
+            "evicted_owner": EMPTY_ID if evicted is None else evicted.owner,
+            "evicted_qty": 0 if evicted is None else evicted.qty,
+        }
+
+    # ------------------------------------------------------------------ rendering
+
+    def orders_array(self) -> np.ndarray:
+        """The book as an int64 array (2, 4, capacity): rows price, qty, order id, owner; empty
+        slots (0, 0, -1, -1) after the resting orders, as in ``jaxmarket.lob.Book.orders``."""
+        out = np.zeros((2, 4, self.capacity), np.int64)
+        out[:, 2:, :] = EMPTY_ID
+        for side in (BID, ASK):
+            for slot, order in enumerate(self.sides[side]):
+                out[side, :, slot] = (order.price, order.qty, order.order_id, order.owner)
+        return out
+
+    def n(self) -> list[int]:
+        return [len(self.sides[BID]), len(self.sides[ASK])]
+
+    def counts(self) -> dict[str, int]:
+        """The cumulative counters, keyed like ``jaxmarket.lob.counts``."""
+        out = {name.lower(): count for name, count in zip(STATUS_NAMES, self.status_counts)}
+        out.update(evictions=self.evictions, buy_volume=self.volume[BID], sell_volume=self.volume[ASK])
+        return out
