@@ -5,8 +5,8 @@ Every book array is int32. Prices are integer ticks in ``[1, max_price]`` with
 ``max_qty`` defaults to ``INT32_MAX // (capacity + 1)``: the most that a side's prefix sums
 (``capacity`` resting orders plus one incoming order) can reach without overflowing int32. Money
 (price times quantity) is never formed inside the book; fills report price and quantity
-separately, and cumulative counters (traded volume, message counts) are 60-bit ``Counter``
-values, so nothing wraps silently.
+separately, and cumulative counters (traded volume, message counts) are ``lob.counter`` pairs,
+exact to 2**61, so nothing wraps silently.
 """
 
 from __future__ import annotations
