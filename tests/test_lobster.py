@@ -7,6 +7,7 @@ import pytest
 
 from jaxmarket import lob
 from jaxmarket.data import EVENT_MAPPING, load_lobster
+from training.cli import main
 
 TICK = 100  # LOBSTER price units per cent
 ROWS = 3000
@@ -135,6 +136,7 @@ def test_malformed_rows_are_named(tmp_path, row, message):
 
 
 def test_wrong_column_count(tmp_path):
+    """A file with the wrong number of columns is refused, saying how many it has."""
     path = tmp_path / "bad.csv"
     path.write_text("34200.0,1,1,10,1000000\n")
     with pytest.raises(ValueError, match="5 columns"):
@@ -143,8 +145,6 @@ def test_wrong_column_count(tmp_path):
 
 def test_replay_command(tmp_path, capsys):
     """`jaxmarket replay FILE` replays a LOBSTER file and prints the counts and the top levels."""
-    from training.cli import main
-
     rows, truth = generate_day(np.random.default_rng(1), 500)
     path = tmp_path / "day.csv"
     write(path, rows)
@@ -155,3 +155,10 @@ def test_replay_command(tmp_path, capsys):
     best_bid = truth[1][0][0]
     level_one = next(line for line in out.splitlines() if line.strip().startswith("1 "))
     assert int(level_one.split()[2]) == best_bid
+
+
+def test_replay_missing_file_exits_with_a_message(tmp_path):
+    """A missing file ends the command with a message naming it, not a traceback."""
+    with pytest.raises(SystemExit) as error:
+        main(["replay", str(tmp_path / "absent.csv")])
+    assert "absent.csv" in str(error.value)

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         args.func(args)
-    except ValueError as error:  # configuration errors: say what is wrong, no traceback
+    except (ValueError, OSError) as error:  # bad settings or a missing file: say what is wrong, no traceback
         raise SystemExit(f"jaxmarket: {error}") from None
 
 
