@@ -91,10 +91,10 @@ def apply(book: Book, msg: Message) -> tuple[Book, Result]:
 
     # 1. Look-ups and validation.
     hit = valid & (oid == msg.order_id)  # at most one slot: resting ids are unique
-    found = hit.any()
-    t_side = hit[ASK].any().astype(jnp.int32)
-    t_pos, t_qty = jnp.sum(hit * slot), jnp.sum(hit * qty)
+    t_index, t_qty = jnp.sum(hit * (rows * capacity + slot)), jnp.sum(hit * qty)
+    t_side, t_pos = t_index // capacity, t_index % capacity
     t_price, t_owner = jnp.sum(hit * price), jnp.sum(hit * orders[:, OWNER])
+    found = t_qty > 0  # resting quantities are at least 1
     new_id = jnp.where(is_replace, msg.new_order_id, msg.order_id)
     taken = (valid & (oid == new_id)).any() & ~(is_replace & (new_id == msg.order_id))
     duplicate = (is_limit | is_replace) & (taken | (new_id < 0))
@@ -128,12 +128,15 @@ def apply(book: Book, msg: Message) -> tuple[Book, Result]:
     sign = jnp.where(side == BID, 1, -1)
     key = jnp.where(rows == ASK, price, -price)  # ascending in priority order on both sides
     cross = valid & ~own & incoming & (is_market | (key <= sign * in_price))
-    avail = jnp.where(cross, qty, 0).sum(axis=0)  # (C,): the opposite side's crossing orders
+    avail = jnp.where(cross, qty, 0).sum(axis=0)  # (C,): the opposite side's crossing quantities
     ahead = _prefix_sum(avail) - avail
-    fill = jnp.where(~own, jnp.clip(in_qty - ahead, 0, avail)[None, :], 0)
+    fill = jnp.clip(in_qty - ahead, 0, avail)  # (C,): fills on the opposite side, a prefix
     filled = fill.sum()
     num_fills = (fill > 0).sum()
-    consumed = (cross & (fill == qty)).sum(axis=1)  # (2,): a prefix of the opposite side
+    whole = (avail > 0) & (fill == avail)
+    consumed_count = whole.sum()  # fully filled orders: a prefix of the opposite side
+    partial = filled - jnp.sum(jnp.where(whole, fill, 0))  # the fill of the one partly filled order
+    consumed = jnp.where(own[:, 0], 0, consumed_count)  # (2,)
     unfilled = in_qty - filled
 
     # The remainder rests after every order at its price (time priority).
@@ -156,8 +159,11 @@ def apply(book: Book, msg: Message) -> tuple[Book, Result]:
     before_removal = slot - (inserted_here & (slot > pos))  # index once the new order is taken out
     source = before_removal + consumed[:, None] + (own & remove & (before_removal >= t_pos))
     counts = book.n - consumed + own[:, 0] * (insert & ~evict) - own[:, 0] * remove
-    updated = orders.at[:, QTY].set(qty - fill - jnp.where(hit & own, reduce, 0))
-    moved = jnp.take_along_axis(updated, jnp.minimum(source, capacity - 1)[:, None, :], axis=2)
+    moved = jnp.take_along_axis(orders, jnp.minimum(source, capacity - 1)[:, None, :], axis=2)
+    # Quantities change in two places only, both known after the move: the partly filled order is
+    # the opposite side's new first order, and a reduced target (which does not move) keeps its slot.
+    cut_here = jnp.where(~own & (slot == 0), partial, 0) + jnp.where(own & (slot == t_pos), reduce, 0)
+    moved = moved - jnp.where(jnp.arange(len(EMPTY_SLOT))[None, :, None] == QTY, cut_here[:, None, :], 0)
     new_order = jnp.stack([in_price, rest_qty, new_id, in_owner]).astype(jnp.int32)
     rebuilt = jnp.where((inserted_here & (slot == pos))[:, None, :], new_order[None, :, None], moved)
     live = slot < counts[:, None]
@@ -165,7 +171,7 @@ def apply(book: Book, msg: Message) -> tuple[Book, Result]:
 
     # Fills in execution order are the opposite side's first orders.
     listed = jnp.where(side == BID, orders[ASK, :, : book.max_fills], orders[BID, :, : book.max_fills])
-    opp_fill = fill.sum(axis=0)[: book.max_fills]
+    opp_fill = fill[: book.max_fills]
     has_fill = opp_fill > 0
     last_price = jnp.sum(jnp.where(cross & (slot == num_fills - 1), price, 0))
     evicted = jnp.where(side == BID, orders[BID, :, capacity - 1], orders[ASK, :, capacity - 1])
