@@ -10,9 +10,12 @@ does the same work and there is no data-dependent loop:
    re-queues it). On the opposite side, sorted best first, the crossing orders are a prefix, and
    the quantity each fills is ``clip(qty - ahead, 0, its qty)``, where ``ahead`` is the exclusive
    prefix sum of the quantities before it. The fully filled orders are a prefix too.
-4. Rebuild both sides with one gather: each slot's source index accounts for the consumed prefix
-   of the opposite side, the removed target, and the slot of a resting remainder (after all
-   orders at its price, so time priority holds).
+4. Rebuild both sides with one gather from the stored orders: each slot's source index accounts
+   for the consumed prefix of the opposite side, the removed target, and the slot of a resting
+   remainder (after all orders at its price, so time priority holds). Only two quantities then
+   change: the partly filled order, now first on the opposite side, and a reduced target, which
+   has not moved. Gathering the stored array, not one computed in this message, keeps XLA from
+   recomputing the match for every gathered slot.
 """
 
 from __future__ import annotations
