@@ -102,7 +102,7 @@ def apply(book: Book, msg: Message) -> tuple[Book, Result]:
     taken = (valid & (oid == new_id)).any() & ~(is_replace & (new_id == msg.order_id))
     duplicate = (is_limit | is_replace) & (taken | (new_id < 0))
 
-    known = submits & ((msg.side == BID) | (msg.side == ASK)) | targets
+    known = (submits & ((msg.side == BID) | (msg.side == ASK))) | targets
     qty_ok = (msg.qty >= 1) & (is_cancel | (msg.qty <= book.max_qty))
     priced = is_limit | is_ioc | is_replace
     price_ok = ~priced | ((msg.price >= 1) & (msg.price <= book.max_price))

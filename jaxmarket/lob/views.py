@@ -62,18 +62,14 @@ def l2(book: Book, depth: int) -> L2:
     return L2(*bid, *ask)
 
 
-def _best(book: Book, side: int) -> jax.Array:
-    return book.orders[side, PRICE, 0]
-
-
 def best_bid(book: Book) -> jax.Array:
     """Highest bid price (int32 ticks), 0 when there is no bid."""
-    return _best(book, BID)
+    return book.orders[BID, PRICE, 0]
 
 
 def best_ask(book: Book) -> jax.Array:
     """Lowest ask price (int32 ticks), 0 when there is no ask."""
-    return _best(book, ASK)
+    return book.orders[ASK, PRICE, 0]
 
 
 def _two_sided(book: Book) -> jax.Array:
