@@ -1,8 +1,15 @@
 """The registered environments, one module each."""
 
 from jaxmarket.core.registry import register
+from jaxmarket.envs.daily_investor import DailyInvestor, DailyInvestorParams, DailyInvestorState
+from jaxmarket.envs.execution import Execution, ExecutionParams, ExecutionState
 from jaxmarket.envs.market_making import MarketMaking, MarketMakingParams, MarketMakingState
 
 register("jaxmarket/MarketMaking-AS-v0", MarketMaking)
+register("jaxmarket/DailyInvestor-v0", DailyInvestor)
+register("jaxmarket/Execution-v0", Execution)
 
-__all__ = ["MarketMaking", "MarketMakingParams", "MarketMakingState"]
+__all__ = [
+    "DailyInvestor", "DailyInvestorParams", "DailyInvestorState", "Execution", "ExecutionParams", "ExecutionState",
+    "MarketMaking", "MarketMakingParams", "MarketMakingState",
+]

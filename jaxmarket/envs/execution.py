@@ -1,0 +1,242 @@
+"""``jaxmarket/Execution-v0``: ABIDES-Gym's execution of a parent order on the background market.
+
+The market opens at 09:30 and trades for ``first_interval_s`` (30 s); the mid then is the entry
+price. Each step the agent acts, then the market trades for ``step_s`` (60 s). The episode ends
+when the parent order (``parent_size`` shares, a buy by default) is done or when the
+``window_s`` (10 min: 10 steps) is over.
+
+Actions (``Discrete(3)``):
+  0: cancel the agent's resting order, then a market order of ``order_size`` shares;
+  1: cancel the agent's resting order, then a limit order of ``order_size`` at the near touch
+     (the best bid for a buy, the best ask for a sell; the last trade price if that side is empty);
+  2: do nothing: a resting order keeps its place in the queue.
+Any other index is treated as 2 and counted in ``state.n_invalid_actions``.
+
+Observation (float32, shape (11,)): fraction of the parent done, fraction of the window elapsed,
+their difference, imbalance (whole book), imbalance (top 5 levels), price impact (``log(mid /
+entry)`` for a buy, ``log(entry / mid)`` for a sell), spread, mid − last trade, and the last three
+changes of the mid (cents; see ``lob_env``).
+
+Reward per step: the fills of the step, ``sum (entry - price) * qty / parent_size`` for a buy
+(``(price - entry)`` for a sell), in cents per parent share. When the episode ends,
+``underfill_penalty`` (cents per share) times the shares left undone, or ``overfill_penalty``
+times the shares done beyond the parent, is subtracted, divided by ``parent_size``.
+
+Deviations from ABIDES-Gym, each a fix:
+- ``order_size`` defaults to 200, twice the even pace (parent / steps). ABIDES-Gym's default of
+  10 can fill at most 100 of its 1000 shares in 10 steps, so every episode paid the penalty;
+- the end-of-episode penalty counts shares in the order's direction, so a sell is penalised for
+  what it did not sell (ABIDES-Gym uses ``|holdings - parent|`` with negative holdings for a
+  sell: an exact sale of 1000 pays for 2000 shares), and the fraction done is positive for a
+  sell as well;
+- one penalty per share, ``underfill_penalty = overfill_penalty = 100`` cents by default (the
+  design's value; ABIDES-Gym charges 1000 for an underfill and 100 for an overfill);
+- the near touch and the observation read the book at the moment the agent acts (ABIDES-Gym
+  prices the limit order from the previous step's market data, stale between the cancel and
+  the new order), and the entry price is set at every reset (ABIDES-Gym keeps the first
+  episode's);
+- passive fills are read from the book, so a fill of the agent's resting order is counted in
+  the step it happens whatever else trades.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxmarket.core import spaces
+from jaxmarket.core.validation import check_choice, check_int, check_range
+from jaxmarket.envs import lob_env
+from jaxmarket.lob import background, messages, views
+from jaxmarket.lob.background import MarketParams, MarketState
+from jaxmarket.lob.constants import ASK, BID, EMPTY_ID
+from jaxmarket.lob.matching import apply
+
+MARKET_ORDER, LIMIT_ORDER, WAIT = 0, 1, 2
+IMBALANCE_DEPTH = 5
+
+
+@struct.dataclass
+class ExecutionParams(MarketParams):
+    """Defaults: ABIDES-Gym's, with the fixes in the module docstring; money in cents, times in
+    seconds."""
+
+    first_interval_s: float = 30.0  # trading before the entry price is taken
+    step_s: float = 60.0
+    window_s: float = 600.0  # the execution window
+    parent_size: int = 1000  # shares to trade
+    order_size: int = 200  # shares per child order
+    direction: int = BID  # BID: buy the parent; ASK: sell it
+    underfill_penalty: float = 100.0  # cents per share left undone at the end
+    overfill_penalty: float = 100.0  # cents per share done beyond the parent
+
+    @property
+    def max_steps_in_episode(self) -> Any:
+        """Steps per episode: an int for concrete parameters, an int32 array when traced."""
+        steps = self.window_s / self.step_s
+        return math.ceil(steps - 1e-9) if isinstance(steps, float) else jnp.ceil(steps - 1e-6).astype(jnp.int32)
+
+    def check(self) -> None:
+        super().check()
+        check_range("window_s", self.window_s, 0.0, self.close_s - self.open_s - self.first_interval_s,
+                    low_open=True)
+        check_int("parent_size", self.parent_size, 1, 1_000_000)
+        check_int("order_size", self.order_size, 1, 1_000_000)
+        check_choice("direction", self.direction, (BID, ASK))
+        check_range("underfill_penalty", self.underfill_penalty, 0.0)
+        check_range("overfill_penalty", self.overfill_penalty, 0.0)
+
+
+@struct.dataclass
+class ExecutionState:
+    market: MarketState
+    opening: MarketState  # the warmed-up market this env's episodes restart from
+    entry_price: jax.Array  # float32 cents: the mid at the start
+    done_qty: jax.Array  # int32 shares traded in the parent's direction
+    cost: jax.Array  # float32: sum of (entry - price) * qty (buy) or (price - entry) * qty (sell), cents
+    order_id: jax.Array  # int32 id of the agent's resting order (EMPTY_ID: none)
+    order_price: jax.Array  # int32 cents
+    order_qty: jax.Array  # int32 shares resting when the step started
+    evicted: jax.Array  # int32: market.agent_evicted already accounted for
+    mids: jax.Array  # (HISTORY,) float32
+    time: jax.Array  # int32 steps taken
+    n_market_orders: jax.Array  # int32
+    n_limit_orders: jax.Array  # int32
+    n_invalid_actions: jax.Array  # int32
+
+
+class Execution(lob_env.MarketEnv):
+    """ABIDES-Gym's execution environment (see the module docstring)."""
+
+    params_class = ExecutionParams
+
+    @property
+    def name(self) -> str:
+        return "Execution-v0"
+
+    def start_episode(self, market: MarketState, params: ExecutionParams) -> ExecutionState:
+        mid = lob_env.gym_mid(market.book, params.r_bar)
+        zero = jnp.zeros((), jnp.int32)
+        return ExecutionState(market=market, opening=market, entry_price=mid, done_qty=zero,
+                              cost=jnp.zeros((), jnp.float32), order_id=jnp.asarray(EMPTY_ID, jnp.int32),
+                              order_price=zero, order_qty=zero, evicted=market.agent_evicted,
+                              mids=jnp.full(lob_env.HISTORY, mid, jnp.float32), time=zero, n_market_orders=zero,
+                              n_limit_orders=zero, n_invalid_actions=zero)
+
+    def step_env(self, key: jax.Array, state: ExecutionState, action: Any, params: ExecutionParams):
+        action = jnp.asarray(action, jnp.int32)
+        valid = (action >= MARKET_ORDER) & (action <= WAIT)
+        action = jnp.where(valid, action, WAIT)
+        side = jnp.asarray(params.direction, jnp.int32)
+        sign = jnp.where(side == BID, 1.0, -1.0)  # + for a buy
+        market = state.market
+        book = market.book
+        owner = self.config.agent_owner
+        select = lambda c, a, b: jax.tree.map(lambda x, y: jnp.where(c, x, y), a, b)  # noqa: E731
+
+        # Cancel the resting order (actions 0 and 1). Its quantity still resting now is what is
+        # left after the previous step's fills.
+        acts = action != WAIT
+        resting = lob_env.resting_qty(book, state.order_id)
+        cancelled, _ = apply(book, messages.cancel(state.order_id))
+        book = select(acts & (resting > 0), cancelled, book)
+        order_id = jnp.where(acts, EMPTY_ID, state.order_id)
+        order_qty = jnp.where(acts, 0, resting)
+
+        # Action 0: a market order, every fill known exactly from the book before it.
+        is_market = action == MARKET_ORDER
+        filled, notional = lob_env.sweep_cost(book, side, params.order_size)
+        after_market, _ = apply(book, messages.market(side, params.order_size, market.next_id, owner))
+        book = select(is_market, after_market, book)
+        filled = jnp.where(is_market, filled, 0)
+        cost = sign * (state.entry_price * filled - notional.astype(jnp.float32) * is_market)
+
+        # Action 1: a limit order at the near touch; it does not cross, so it rests whole.
+        is_limit = action == LIMIT_ORDER
+        touch = jnp.where(side == BID, views.best_bid(book), views.best_ask(book))
+        last = jnp.where(book.last_trade_price > 0, book.last_trade_price,
+                         jnp.round(state.entry_price).astype(jnp.int32))
+        price = jnp.where(book.n[side] > 0, touch, last)
+        after_limit, placed = apply(book, messages.limit(side, price, params.order_size, market.next_id, owner))
+        book = select(is_limit, after_limit, book)
+        # A limit order at the last trade price can cross when its side is empty.
+        limit_filled = jnp.where(is_limit, placed.filled, 0)
+        limit_cost = jnp.where(is_limit, sign * (state.entry_price - price) * placed.filled, 0.0)
+        order_id = jnp.where(is_limit & (placed.remaining > 0), market.next_id, order_id)
+        order_qty = jnp.where(is_limit, lob_env.resting_qty(book, market.next_id), order_qty)
+        order_price = jnp.where(is_limit, price, state.order_price)
+
+        market = market.replace(book=book, next_id=market.next_id + acts.astype(jnp.int32))
+        market = background.advance(key, market, self.config, params, params.step_s)
+
+        # Passive fills: what left the resting order other than by eviction.
+        still = lob_env.resting_qty(market.book, order_id)
+        evicted = market.agent_evicted - state.evicted
+        passive = jnp.where(order_id != EMPTY_ID, jnp.maximum(order_qty - still - evicted, 0), 0)
+        passive_cost = sign * (state.entry_price - order_price) * passive
+
+        step_cost = cost + limit_cost + passive_cost
+        done_qty = state.done_qty + filled + limit_filled + passive
+        time = state.time + 1
+        finished = done_qty >= params.parent_size
+        out_of_time = time >= params.max_steps_in_episode
+        terminated = finished | out_of_time
+        short = jnp.maximum(params.parent_size - done_qty, 0).astype(jnp.float32)
+        over = jnp.maximum(done_qty - params.parent_size, 0).astype(jnp.float32)
+        penalty = jnp.where(terminated, params.underfill_penalty * short + params.overfill_penalty * over, 0.0)
+        reward = (step_cost - penalty) / params.parent_size
+
+        new_state = state.replace(
+            market=market, done_qty=done_qty, cost=state.cost + step_cost, order_id=jnp.where(still > 0, order_id, EMPTY_ID),
+            order_price=order_price, order_qty=still, evicted=market.agent_evicted,
+            mids=lob_env.push_mid(state.mids, lob_env.gym_mid(market.book, params.r_bar)), time=time,
+            n_market_orders=state.n_market_orders + is_market.astype(jnp.int32),
+            n_limit_orders=state.n_limit_orders + is_limit.astype(jnp.int32),
+            n_invalid_actions=state.n_invalid_actions + (~valid).astype(jnp.int32),
+        )
+        info = {"done_qty": done_qty, "cost": new_state.cost}
+        return self.get_obs(new_state, params), new_state, reward, terminated, info
+
+    def is_truncated(self, state: ExecutionState, params: ExecutionParams) -> jax.Array:
+        return jnp.zeros((), bool)  # the window's end is part of the task (terminated, penalised)
+
+    def get_obs(self, state: ExecutionState, params: ExecutionParams, key: Any = None) -> jax.Array:
+        book = state.market.book
+        mid = state.mids[-1]
+        done = state.done_qty / params.parent_size
+        elapsed = state.time * params.step_s / params.window_s
+        impact = jnp.log(mid / state.entry_price)
+        features = [
+            done,
+            elapsed,
+            done - elapsed,
+            lob_env.gym_imbalance(book, None),
+            lob_env.gym_imbalance(book, IMBALANCE_DEPTH),
+            jnp.where(params.direction == BID, impact, -impact),
+            lob_env.gym_spread(book),
+            mid - lob_env.last_trade(book, params.r_bar),
+        ]
+        obs = jnp.concatenate([jnp.stack(features).astype(jnp.float32), lob_env.returns(state.mids)])
+        return jnp.nan_to_num(obs.astype(jnp.float32))
+
+    def action_space(self, params: ExecutionParams | None = None) -> spaces.Discrete:
+        return spaces.Discrete(3)
+
+    def observation_space(self, params: ExecutionParams | None = None) -> spaces.Box:
+        big = float(jnp.finfo(jnp.float32).max)
+        low = jnp.array([-big] * 3 + [0.0, 0.0] + [-big] * 6, jnp.float32)
+        high = jnp.array([big] * 3 + [1.0, 1.0] + [big] * 6, jnp.float32)
+        return spaces.Box(low, high, (11,), jnp.float32)
+
+    def episode_metrics(self, state: ExecutionState, params: ExecutionParams) -> dict[str, jax.Array]:
+        return {
+            "done_qty": state.done_qty,
+            "cost_per_share": state.cost / jnp.maximum(state.done_qty, 1),
+            "n_market_orders": state.n_market_orders,
+            "n_limit_orders": state.n_limit_orders,
+            "n_invalid_actions": state.n_invalid_actions,
+        }
