@@ -2,9 +2,12 @@
 
     jaxmarket demo                                  # train PPO, compare with the optimum, plot
     jaxmarket train market-making --out runs/mm     # train and checkpoint
+    jaxmarket train execution --out runs/execution  # PPO on Execution-v0 against TWAP and always-market
     jaxmarket evaluate --checkpoint runs/mm/final   # compare a checkpoint with the analytic policies
     jaxmarket envs                                  # list the registered environments
     jaxmarket replay MESSAGES.csv                   # replay a LOBSTER message file through the book
+    jaxmarket day                                   # simulate a trading day, plot it: runs/day/day.png
+    jaxmarket day --env execution --policy twap     # ... or one episode of an env (daily-investor, execution)
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import jaxmarket as jm
 from jaxmarket import lob
 from jaxmarket.data import load_lobster
 from training import checkpoint, loop
+from training import market_day as md
+from training import execution as ex
 from training import market_making as mm
 from training.ppo import make_trainer, trained_policy
 
@@ -43,7 +48,9 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def _env_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"phi": args.phi, "alpha": args.alpha, **_overrides(args.set)}
+    phi = mm.CRITERION["phi"] if args.phi is None else args.phi
+    alpha = mm.CRITERION["alpha"] if args.alpha is None else args.alpha
+    return {"phi": phi, "alpha": alpha, **_overrides(args.set)}
 
 
 def _train(args: argparse.Namespace) -> tuple[Any, Any, dict, float]:
@@ -83,7 +90,34 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    _train(args)
+    args.out = args.out or f"runs/{args.task}"
+    if args.task == "execution":
+        _train_execution(args)
+    else:
+        _train(args)
+
+
+def _train_execution(args: argparse.Namespace) -> None:
+    """PPO on Execution-v0, then the comparison with TWAP, always-market and always-passive."""
+    if args.phi is not None or args.alpha is not None:
+        raise SystemExit("--phi and --alpha belong to market-making; use --set FIELD=VALUE for Execution-v0")
+    overrides = _overrides(args.set)
+    config = ex.config_with(total_timesteps=args.total_timesteps, num_envs=args.num_envs)
+    env, params = jm.make(ex.ENV_ID, **overrides)
+    trainer = make_trainer(config, env, params)
+    print(f"training PPO on {ex.ENV_ID} with {overrides}: {config.num_updates * config.batch_size:,} env steps, "
+          f"{config.num_envs} envs, on {jax.devices()[0].platform}")
+    start = time.perf_counter()
+    runner, rows = loop.run(trainer, jax.random.PRNGKey(args.seed), env_id=ex.ENV_ID, env_overrides=overrides,
+                            out_dir=args.out, checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+    wall = time.perf_counter() - start
+    print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} env steps/s after compiling)")
+    policies = {"PPO (learned)": trained_policy(trainer, runner), **ex.baselines()}
+    table = ex.format_table(ex.compare(policies, overrides, args.episodes, args.eval_seed), args.episodes)
+    print(table)
+    out = Path(args.out)
+    (out / "comparison.md").write_text(f"{table}\n\nTraining: {rows[-1]['env_steps']:,.0f} env steps in {wall:.1f} s "
+                                       f"wall on {jax.devices()[0].platform}.\n")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -124,19 +158,46 @@ def cmd_replay(args: argparse.Namespace) -> None:
               f"{int(levels.ask_qty[i]):7d}")
 
 
+def cmd_day(args: argparse.Namespace) -> None:
+    overrides = _overrides(args.set)
+    if args.env == "market":
+        if args.policy is not None:
+            raise SystemExit("--policy applies to --env daily-investor or execution, not to the market alone")
+        series = md.simulate_market(seed=args.seed, minutes=None, **overrides)  # open to close
+        title = f"Background market, one day (seed {args.seed})"
+    else:
+        env_id, policies = md.ENVS[args.env]
+        name = args.policy or next(iter(policies))
+        if name not in policies:
+            raise SystemExit(f"--policy {name!r} is not a policy for --env {args.env}: choose one of {list(policies)}")
+        series = md.simulate_day(env_id, policies[name](), seed=args.seed, **overrides)
+        title = f"{env_id.split('/')[-1]} under {name} (seed {args.seed})"
+    s = md.summarize(series)
+    start, end = md.clock(series["open_s"] / 3600), md.clock(series["time"][-1] / 3600)
+    print(f"{title}: {s['minutes']:.1f} min simulated ({start}-{end}, {int(s['rows'])} rows)")
+    print(f"mean |mid - fundamental| = {s['mean_abs_mid_minus_fundamental']:.2f} cents; "
+          f"median spread = {s['median_spread']:.1f} cents; book events = {int(s['book_events']):,}")
+    if "return" in s:
+        print(f"return = {s['return']:.4f} over {int(series['length'])} steps; "
+              f"agent traded {int(s['agent_shares']):,} shares")
+    print(f"plot: {md.plot_day(series, args.out, title)}")
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--phi", type=float, default=mm.CRITERION["phi"], help="running inventory penalty")
-    p.add_argument("--alpha", type=float, default=mm.CRITERION["alpha"], help="terminal inventory penalty")
+    p.add_argument("--phi", type=float, default=None, help=f"running inventory penalty (default {mm.CRITERION['phi']})")
+    p.add_argument("--alpha", type=float, default=None,
+                   help=f"terminal inventory penalty (default {mm.CRITERION['alpha']})")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="any other MarketMakingParams field, e.g. --set sigma=3.0 (repeatable)")
+                   help="any other field of the env's parameters, e.g. --set sigma=3.0 (repeatable)")
 
 
-def _train_args(p: argparse.ArgumentParser, out: str) -> None:
+def _train_args(p: argparse.ArgumentParser, out: str | None) -> None:
     _model_args(p)
-    p.add_argument("--total-timesteps", type=int, default=None, help=f"default {mm.PPO_CONFIG.total_timesteps:,}")
-    p.add_argument("--num-envs", type=int, default=None, help=f"default {mm.PPO_CONFIG.num_envs}")
+    p.add_argument("--total-timesteps", type=int, default=None, help=f"default: the task's preset ({mm.PPO_CONFIG.total_timesteps:,} for market-making, "
+                        f"{ex.PPO_CONFIG.total_timesteps:,} for execution)")
+    p.add_argument("--num-envs", type=int, default=None, help=f"default: the task's preset ({mm.PPO_CONFIG.num_envs} / {ex.PPO_CONFIG.num_envs})")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=out, help="directory for log.csv and checkpoints")
+    p.add_argument("--out", default=out, help=f"directory for log.csv and checkpoints (default {out or 'runs/TASK'})")
     p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N logged chunks")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -154,8 +215,10 @@ def parser() -> argparse.ArgumentParser:
     _eval_args(demo)
     demo.set_defaults(func=cmd_demo)
     train = sub.add_parser("train", help="train PPO on an environment")
-    train.add_argument("task", choices=["market-making"])
-    _train_args(train, "runs/market-making")
+    train.add_argument("task", choices=["market-making", "execution"])
+    _train_args(train, None)
+    train.add_argument("--episodes", type=int, default=ex.EVAL_EPISODES, help="evaluation episodes (execution)")
+    train.add_argument("--eval-seed", type=int, default=1)
     train.set_defaults(func=cmd_train)
     evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint and the analytic policies")
     evaluate.add_argument("--checkpoint", default=None, help="a directory written by training (…/final)")
@@ -172,6 +235,17 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--full-policy", choices=list(lob.FULL_POLICIES), default=lob.REJECT)
     replay.add_argument("--depth", type=int, default=5, help="price levels to print")
     replay.set_defaults(func=cmd_replay)
+    day = sub.add_parser("day", help="simulate one trading day (the market alone or an env episode) and plot it")
+    day.add_argument("--env", choices=["market", *md.ENVS], default="market",
+                     help="market: the background market alone, open to close (default); or an env's episode")
+    day.add_argument("--policy", default=None, choices=sorted({p for _, ps in md.ENVS.values() for p in ps}),
+                     help="daily-investor: buy-and-hold (default) | random; "
+                          "execution: twap (default) | market | passive")
+    day.add_argument("--seed", type=int, default=0)
+    day.add_argument("--out", default="runs/day/day.png", help="the PNG to write")
+    day.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                     help="a MarketConfig or params field, e.g. --set n_noise=500 (repeatable)")
+    day.set_defaults(func=cmd_day)
     return top
 
 

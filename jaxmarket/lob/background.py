@@ -445,8 +445,8 @@ def advance(key: jax.Array, state: MarketState, config: MarketConfig, params: Ma
 
 def book_events(state: MarketState) -> jax.Array:
     """Book events so far: accepted new orders and cancellations, a maker's replace counting as
-    one of each (int32)."""
-    return state.accepted.sum() + state.replaced
+    one of each (int32; batched states give one count per market)."""
+    return state.accepted.sum(axis=-1) + state.replaced
 
 
 __all__ = [
