@@ -65,8 +65,11 @@ class DailyInvestorParams(MarketParams):
 
     def check(self) -> None:
         super().check()
+        # Cash and value are int32 cents: a whole day of trades at up to twice r_bar must fit.
+        concrete = all(isinstance(v, (int, float)) for v in (self.r_bar, self.close_s, self.open_s, self.step_s))
+        largest = lob_env.money_bound(self.r_bar, self.max_steps_in_episode) if concrete else 100_000
+        check_int("order_size", self.order_size, 1, largest)
         check_int("starting_cash", self.starting_cash, 1, 2**30)
-        check_int("order_size", self.order_size, 1, 100_000)
         check_range("done_ratio", self.done_ratio, 0.0, 1.0)
         check_range("reward_steps", self.reward_steps, 0.0, low_open=True)
         check_range("first_interval_s", self.first_interval_s, 0.0, self.close_s - self.open_s, low_open=True,

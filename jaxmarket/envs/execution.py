@@ -84,8 +84,9 @@ class ExecutionParams(MarketParams):
         super().check()
         check_range("window_s", self.window_s, 0.0, self.close_s - self.open_s - self.first_interval_s,
                     low_open=True)
-        check_int("parent_size", self.parent_size, 1, 1_000_000)
-        check_int("order_size", self.order_size, 1, 1_000_000)
+        largest = lob_env.money_bound(self.r_bar, 1) if isinstance(self.r_bar, (int, float)) else 1_000_000
+        check_int("parent_size", self.parent_size, 1, largest)
+        check_int("order_size", self.order_size, 1, largest)
         check_choice("direction", self.direction, (BID, ASK))
         check_range("underfill_penalty", self.underfill_penalty, 0.0)
         check_range("overfill_penalty", self.overfill_penalty, 0.0)
@@ -161,11 +162,14 @@ class Execution(lob_env.MarketEnv):
         last = jnp.where(book.last_trade_price > 0, book.last_trade_price,
                          jnp.round(state.entry_price).astype(jnp.int32))
         price = jnp.where(book.n[side] > 0, touch, last)
+        book_before_limit = book
         after_limit, placed = apply(book, messages.limit(side, price, params.order_size, market.next_id, owner))
         book = select(is_limit, after_limit, book)
-        # A limit order at the last trade price can cross when its side is empty.
+        # A limit order at the last trade price can cross when its side is empty: its fills are at
+        # the resting orders' prices.
+        crossed, crossed_notional = lob_env.sweep_cost(book_before_limit, side, params.order_size, price)
         limit_filled = jnp.where(is_limit, placed.filled, 0)
-        limit_cost = jnp.where(is_limit, sign * (state.entry_price - price) * placed.filled, 0.0)
+        limit_cost = jnp.where(is_limit, sign * (state.entry_price * crossed - crossed_notional.astype(jnp.float32)), 0.0)
         order_id = jnp.where(is_limit & (placed.remaining > 0), market.next_id, order_id)
         order_qty = jnp.where(is_limit, lob_env.resting_qty(book, market.next_id), order_qty)
         order_price = jnp.where(is_limit, price, state.order_price)

@@ -73,15 +73,26 @@ def returns(mids: jax.Array) -> jax.Array:
     return mids[1:] - mids[:-1]
 
 
-def sweep_cost(book: Book, side: jax.Array, qty: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(filled, notional)`` (int32 shares, int32 cents) of a market order of ``qty`` on ``side``
-    against ``book``, every fill at the resting order's price; exact however many orders it
-    crosses (the book's result lists only the first ``max_fills``)."""
+def sweep_cost(book: Book, side: jax.Array, qty: jax.Array, limit_price: jax.Array | None = None
+               ) -> tuple[jax.Array, jax.Array]:
+    """``(filled, notional)`` (int32 shares, int32 cents) of an order of ``qty`` on ``side``
+    against ``book`` (a market order, or with ``limit_price`` the crossing part of a limit
+    order), every fill at the resting order's price; exact however many orders it crosses (the
+    book's result lists only the first ``max_fills``)."""
     opposite = book.orders[1 - side]
     avail = opposite[QTY]
+    if limit_price is not None:
+        crosses = jnp.where(side == BID, opposite[PRICE] <= limit_price, opposite[PRICE] >= limit_price)
+        avail = jnp.where(crosses, avail, 0)
     ahead = jnp.cumsum(avail) - avail
     fill = jnp.clip(qty - ahead, 0, avail)
     return fill.sum(), jnp.sum(fill * opposite[PRICE])
+
+
+def money_bound(r_bar: float, trades: float) -> int:
+    """The largest order size (shares) for which ``trades`` orders at up to twice ``r_bar`` keep
+    int32 cents exact."""
+    return max(1, int((2**31 - 1) // (2.0 * r_bar * trades)))
 
 
 def resting_qty(book: Book, order_id: jax.Array) -> jax.Array:

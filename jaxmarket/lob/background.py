@@ -71,10 +71,10 @@ class MarketConfig:
         """Raise ``ValueError`` naming any invalid field."""
         for name in ("n_noise", "n_value", "n_momentum", "n_market_makers"):
             check_int(name, getattr(self, name), 0, 1_000_000)
+        check_int("capacity", self.capacity, 2, 2**16)
         check_int("mm_levels", self.mm_levels, 1, self.capacity)
         check_int("momentum_long", self.momentum_long, 1, 100_000)
         check_int("momentum_short", self.momentum_short, 1, self.momentum_long)
-        check_int("capacity", self.capacity, 2, 2**16)
         check_int("max_fills", self.max_fills, 1, self.capacity)
         check_choice("full_policy", self.full_policy, FULL_POLICIES)
         check_int("max_arrival_slots", self.max_arrival_slots, 2, 1_000_000)
