@@ -53,20 +53,26 @@ def _env_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"phi": phi, "alpha": alpha, **_overrides(args.set)}
 
 
-def _train(args: argparse.Namespace) -> tuple[Any, Any, dict, float]:
-    overrides = _env_overrides(args)
-    config = mm.config_with(total_timesteps=args.total_timesteps, num_envs=args.num_envs)
-    env, params = jm.make(mm.ENV_ID, **overrides)
+def _train_ppo(args: argparse.Namespace, env_id: str, config: Any, overrides: dict[str, Any]) -> tuple[Any, dict, float]:
+    """Train PPO on ``env_id`` with ``overrides``; returns (policy, last log row, wall seconds)."""
+    env, params = jm.make(env_id, **overrides)
     trainer = make_trainer(config, env, params)
-    print(f"training PPO on {mm.ENV_ID} with {overrides}: {config.num_updates * config.batch_size:,} env steps, "
+    print(f"training PPO on {env_id} with {overrides}: {config.num_updates * config.batch_size:,} env steps, "
           f"{config.num_envs} envs, on {jax.devices()[0].platform}")
     start = time.perf_counter()
-    runner, rows = loop.run(trainer, jax.random.PRNGKey(args.seed), env_id=mm.ENV_ID, env_overrides=overrides,
+    runner, rows = loop.run(trainer, jax.random.PRNGKey(args.seed), env_id=env_id, env_overrides=overrides,
                             out_dir=args.out, checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
     wall = time.perf_counter() - start
     print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} env steps/s after compiling); "
           f"checkpoint: {Path(args.out) / 'final'}")
-    return trained_policy(trainer, runner), overrides, rows[-1], wall
+    return trained_policy(trainer, runner), rows[-1], wall
+
+
+def _train(args: argparse.Namespace) -> tuple[Any, Any, dict, float]:
+    overrides = _env_overrides(args)
+    config = mm.config_with(total_timesteps=args.total_timesteps, num_envs=args.num_envs)
+    policy, last, wall = _train_ppo(args, mm.ENV_ID, config, overrides)
+    return policy, overrides, last, wall
 
 
 def _report(policies: dict[str, Any], overrides: dict[str, Any], args: argparse.Namespace, extra: dict) -> str:
@@ -103,20 +109,12 @@ def _train_execution(args: argparse.Namespace) -> None:
         raise SystemExit("--phi and --alpha belong to market-making; use --set FIELD=VALUE for Execution-v0")
     overrides = _overrides(args.set)
     config = ex.config_with(total_timesteps=args.total_timesteps, num_envs=args.num_envs)
-    env, params = jm.make(ex.ENV_ID, **overrides)
-    trainer = make_trainer(config, env, params)
-    print(f"training PPO on {ex.ENV_ID} with {overrides}: {config.num_updates * config.batch_size:,} env steps, "
-          f"{config.num_envs} envs, on {jax.devices()[0].platform}")
-    start = time.perf_counter()
-    runner, rows = loop.run(trainer, jax.random.PRNGKey(args.seed), env_id=ex.ENV_ID, env_overrides=overrides,
-                            out_dir=args.out, checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
-    wall = time.perf_counter() - start
-    print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} env steps/s after compiling)")
-    policies = {"PPO (learned)": trained_policy(trainer, runner), **ex.baselines()}
+    policy, last, wall = _train_ppo(args, ex.ENV_ID, config, overrides)
+    policies = {"PPO (learned)": policy, **ex.baselines()}
     table = ex.format_table(ex.compare(policies, overrides, args.episodes, args.eval_seed), args.episodes)
     print(table)
     out = Path(args.out)
-    (out / "comparison.md").write_text(f"{table}\n\nTraining: {rows[-1]['env_steps']:,.0f} env steps in {wall:.1f} s "
+    (out / "comparison.md").write_text(f"{table}\n\nTraining: {last['env_steps']:,.0f} env steps in {wall:.1f} s "
                                        f"wall on {jax.devices()[0].platform}.\n")
 
 

@@ -328,7 +328,7 @@ def _select(kind: jax.Array, candidates: dict[int, Message]) -> Message:
     return jax.tree.map(lambda x: x[index], stacked)
 
 
-def _event(config: MarketConfig, params: MarketParams, agent_owner: int):
+def _event(config: MarketConfig, params: MarketParams):
     def step(state: MarketState, event: Events) -> tuple[MarketState, None]:
         u, z = event.uniforms, event.normals
         book = state.book
@@ -417,7 +417,7 @@ def _event(config: MarketConfig, params: MarketParams, agent_owner: int):
                 jnp.where(is_maker & live, new_id, old_id)),
             accepted=state.accepted.at[kind].add(accepted.astype(jnp.int32)),
             replaced=state.replaced + (accepted & is_maker & (msg.kind == REPLACE)).astype(jnp.int32),
-            agent_evicted=state.agent_evicted + jnp.where(live & (result.evicted_owner == agent_owner),
+            agent_evicted=state.agent_evicted + jnp.where(live & (result.evicted_owner == config.agent_owner),
                                                           result.evicted_qty, 0),
         )
         return state, None
@@ -432,7 +432,7 @@ def advance(key: jax.Array, state: MarketState, config: MarketConfig, params: Ma
     schedule_key, end_key = jax.random.split(key)
     end = jnp.minimum(state.time_s + duration_s, jnp.maximum(params.close_s, state.time_s))
     events, state = schedule(schedule_key, state, config, params, duration_s)
-    state, _ = jax.lax.scan(_event(config, params, config.agent_owner), state, events)
+    state, _ = jax.lax.scan(_event(config, params), state, events)
     # Bring the fundamental to the end of the interval.
     z = jax.random.normal(end_key, (2,))
     u = jax.random.uniform(end_key, (2,))
