@@ -5,9 +5,9 @@
     stats = jm.evaluate(env, params, policy, num_episodes=10_000, seed=0)
 """
 
-from jaxmarket import baselines, data, envs, lob
-from jaxmarket.core import Environment, Policy, evaluate, make, random_policy, register, registered, spaces
+from jaxmarket import baselines, data, envs, lob, otc
+from jaxmarket.core import Environment, MultiAgentEnv, VecEnv, Policy, evaluate, make, random_policy, register, registered, spaces
 
 __version__ = "0.1.0"
 
-__all__ = ["Environment", "Policy", "baselines", "data", "envs", "lob", "evaluate", "make", "random_policy", "register", "registered", "spaces"]
+__all__ = ["VecEnv", "Environment", "MultiAgentEnv", "otc", "Policy", "baselines", "data", "envs", "lob", "evaluate", "make", "random_policy", "register", "registered", "spaces"]

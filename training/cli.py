@@ -8,6 +8,7 @@
     jaxmarket replay MESSAGES.csv                   # replay a LOBSTER message file through the book
     jaxmarket day                                   # simulate a trading day, plot it: runs/day/day.png
     jaxmarket day --env execution --policy twap     # ... or one episode of an env (daily-investor, execution)
+    jaxmarket otc                                   # one OTC-v0 dealer-market episode: runs/otc/otc_episode.png
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from training import checkpoint, loop
 from training import market_day as md
 from training import execution as ex
 from training import market_making as mm
+from training import otc_episode as otc
 from training.ppo import make_trainer, trained_policy
 
 DEFAULT_EPISODES = 10_000
@@ -181,6 +183,21 @@ def cmd_day(args: argparse.Namespace) -> None:
     print(f"plot: {md.plot_day(series, args.out, title)}")
 
 
+def cmd_otc(args: argparse.Namespace) -> None:
+    overrides = _overrides(args.set)
+    options = {"n_lps": args.n_lps, "n_lts": args.n_lts, "n_flow": args.n_flow, "reference": args.reference}
+    both = sorted(set(options) & set(overrides))
+    if both:
+        raise SystemExit(f"--set {both[0]}: use the --{both[0].replace('_', '-')} option instead")
+    env, params = jm.make(otc.ENV_ID, **options, **overrides)
+    policy = otc.policies()[args.policy](env)
+    record = otc.simulate_episode(env, params, policy, seed=args.seed)
+    title = (f"OTC-v0 under the {args.policy} policy: {args.n_lps} LPs, {args.n_lts} RL + {args.n_flow} flow clients, "
+             f"{args.reference} reference, {int(params.n_rounds)} rounds (seed {args.seed})")
+    print(otc.summarize(record))
+    print(f"plot: {otc.plot_episode(record, args.out, title)}")
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phi", type=float, default=None, help=f"running inventory penalty (default {mm.CRITERION['phi']})")
     p.add_argument("--alpha", type=float, default=None,
@@ -244,6 +261,20 @@ def parser() -> argparse.ArgumentParser:
     day.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                      help="a MarketConfig or params field, e.g. --set n_noise=500 (repeatable)")
     day.set_defaults(func=cmd_day)
+    otc_p = sub.add_parser("otc", help="simulate one episode of the OTC dealer market (OTC-v0) and plot it")
+    otc_p.add_argument("--policy", choices=list(otc.policies()), default=next(iter(otc.policies())),
+                       help="heuristic: curve-pricing hedging LPs and cheapest-quote clients (default); "
+                            "random: uniform actions")
+    otc_p.add_argument("--n-lps", type=int, default=4, help="liquidity providers (default 4)")
+    otc_p.add_argument("--n-lts", type=int, default=4, help="RL clients, acting through the env (default 4)")
+    otc_p.add_argument("--n-flow", type=int, default=12, help="exogenous flow clients (default 12)")
+    otc_p.add_argument("--reference", choices=["gbm", "replay"], default="gbm",
+                       help="reference price: gbm (default) or replay of the bundled EUR/USD 2017 hourly series")
+    otc_p.add_argument("--seed", type=int, default=0)
+    otc_p.add_argument("--out", default="runs/otc/otc_episode.png", help="the PNG to write")
+    otc_p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                       help="an OTCParams field or n_tiers, e.g. --set n_rounds=48 (repeatable)")
+    otc_p.set_defaults(func=cmd_otc)
     return top
 
 

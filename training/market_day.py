@@ -43,6 +43,7 @@ from jaxmarket.envs import lob_env
 from jaxmarket.lob import background, views
 from jaxmarket.lob.background import MarketConfig, MarketParams, MarketState
 from jaxmarket.lob.constants import ASK, BID
+from training.plotting import save_png
 
 DEPTH = 5  # price levels per side counted in the depth series
 MINUTE_S = 60.0
@@ -288,11 +289,7 @@ def plot_day(series: dict[str, np.ndarray], path: str | Path, title: str) -> Pat
 
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 __all__ = ["DEPTH", "ENVS", "default_policy", "market_row", "plot_day", "simulate_day", "simulate_market", "summarize"]

@@ -19,6 +19,7 @@ from jaxmarket.baselines import (
 )
 from jaxmarket.baselines.cartea_jaimungal import optimal_depths, value_table
 from training.ppo import PPOConfig
+from training.plotting import save_png
 
 ENV_ID = "jaxmarket/MarketMaking-AS-v0"
 CRITERION = {"phi": 0.01, "alpha": 0.001}  # the Cartea–Jaimungal criterion of the demo
@@ -130,11 +131,7 @@ def plot_quotes(policy: Any, env_overrides: dict[str, Any], path: str | Path, la
     axes[0].legend()
     fig.suptitle(f"Quotes: {label} versus Cartea–Jaimungal (phi={params.phi}, alpha={params.alpha})")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 

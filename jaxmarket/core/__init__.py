@@ -1,8 +1,10 @@
-"""Environment API: base class, spaces, registry, evaluation, configuration checks."""
+"""Environment API: base classes (single- and multi-agent), supertypes, spaces, registry, evaluation, configuration checks."""
 
-from jaxmarket.core import spaces
+from jaxmarket.core import spaces, supertypes
+from jaxmarket.core.wrappers import VecEnv
 from jaxmarket.core.environment import Environment
+from jaxmarket.core.multi_agent import MultiAgentEnv
 from jaxmarket.core.evaluate import Policy, evaluate, random_policy, rollout_episode
 from jaxmarket.core.registry import make, register, registered
 
-__all__ = ["Environment", "Policy", "evaluate", "make", "random_policy", "register", "registered", "rollout_episode", "spaces"]
+__all__ = ["VecEnv", "Environment", "MultiAgentEnv", "supertypes", "Policy", "evaluate", "make", "random_policy", "register", "registered", "rollout_episode", "spaces"]

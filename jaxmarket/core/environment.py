@@ -18,12 +18,11 @@ EnvState = gymnax_env.EnvState
 EnvParams = gymnax_env.EnvParams
 
 
-class Environment(gymnax_env.Environment, Generic[gymnax_env.TEnvState, gymnax_env.TEnvParams]):
-    """A jaxmarket single-agent environment.
+class Configurable:
+    """Default parameters built from ``params_class`` with overrides, checked before tracing.
 
-    Subclasses define ``params_class`` (a ``flax.struct`` dataclass with a ``check()`` method that
-    raises ``ValueError`` on invalid concrete values), ``reset_env``, ``step_env``, the spaces and,
-    optionally, ``episode_metrics``.
+    ``params_class`` is a ``flax.struct`` dataclass with a ``check()`` method that raises
+    ``ValueError`` on invalid concrete values.
     """
 
     params_class: type = EnvParams
@@ -53,6 +52,14 @@ class Environment(gymnax_env.Environment, Generic[gymnax_env.TEnvState, gymnax_e
             check()
 
     def episode_metrics(self, state: Any, params: Any) -> dict[str, jax.Array]:
-        """Per-episode scalars read from the last state of an episode (before auto-reset)."""
+        """Per-episode values read from the last state of an episode (before auto-reset)."""
         del state, params
         return {}
+
+
+class Environment(Configurable, gymnax_env.Environment, Generic[gymnax_env.TEnvState, gymnax_env.TEnvParams]):
+    """A jaxmarket single-agent environment.
+
+    Subclasses define ``params_class`` (see ``Configurable``), ``reset_env``, ``step_env``, the
+    spaces and, optionally, ``episode_metrics``.
+    """

@@ -14,7 +14,10 @@ import numpy as np
 
 
 def is_concrete(value: Any) -> bool:
-    """True for Python and numpy numbers and arrays: values a check can read without tracing."""
+    """True for Python and numpy numbers and arrays, and lists or tuples of them: values a check
+    can read without tracing."""
+    if isinstance(value, (list, tuple)):
+        return all(is_concrete(v) for v in value)
     return isinstance(value, (bool, int, float, np.ndarray, np.number))
 
 

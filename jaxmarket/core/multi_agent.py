@@ -1,0 +1,98 @@
+"""The multi-agent environment base class: agent families, turn phases and auto-reset.
+
+Observations, actions, rewards, ``terminated`` and ``truncated`` are dicts keyed by agent family
+(``"lp"``, ``"lt"``, ...), each value an array with a leading agent axis, so one shared policy per
+family is one ``vmap``:
+
+    obs, state = env.reset(key, params)       # obs["lp"]: (n_lps, d_lp)
+    obs, state, rewards, terminated, truncated, info = env.step(key, state, actions, params)
+
+A round of the game is a sequence of *phases* (``turn_order``); in each phase some families act.
+``env.acting(state)`` gives, per family, a bool mask over its agents: actions of agents that do
+not act in the current phase are ignored. Stackelberg (leaders then followers) and simultaneous
+play are both just turn orders.
+
+``step`` auto-resets: when the episode ends the returned state and observations are those of a
+fresh episode (drawn with the step's key), as in gymnax.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxmarket.core.environment import Configurable
+from jaxmarket.core.validation import check_choice
+
+TurnOrder = tuple[tuple[str, ...], ...]
+
+
+def check_turn_order(turn_order: TurnOrder, families: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless every family acts in exactly one phase of ``turn_order``."""
+    if not isinstance(turn_order, tuple) or not turn_order or not all(isinstance(p, tuple) and p for p in turn_order):
+        raise ValueError(f"turn_order = {turn_order!r} must be a non-empty tuple of non-empty tuples of families")
+    seen = [f for phase in turn_order for f in phase]
+    for family in seen:
+        check_choice("turn_order family", family, families)
+    if sorted(seen) != sorted(families):
+        raise ValueError(f"turn_order = {turn_order!r}: each of {families} must act in exactly one phase")
+
+
+class MultiAgentEnv(Configurable):
+    """Base class for jaxmarket multi-agent environments.
+
+    Subclasses set ``families`` (names), ``turn_order``, ``num_agents`` (family -> count) and
+    define ``reset_env``, ``step_env`` (returning obs, state, rewards, terminated dict, info),
+    ``phase(state)`` (the current phase index, int32), ``observation_space(family)``,
+    ``action_space(family)`` and, optionally, ``episode_metrics``.
+    """
+
+    families: tuple[str, ...] = ()
+    turn_order: TurnOrder = ()
+    num_agents: dict[str, int] = {}
+
+    def reset(self, key: jax.Array, params: Any = None) -> tuple[dict[str, jax.Array], Any]:
+        params = self.default_params if params is None else params
+        return self.reset_env(key, params)
+
+    def step(
+        self, key: jax.Array, state: Any, actions: dict[str, Any], params: Any = None
+    ) -> tuple[dict, Any, dict, dict, dict, dict]:
+        """One phase; auto-resets when the episode ends. Returns the gymnax six-tuple of dicts."""
+        params = self.default_params if params is None else params
+        step_key, reset_key = jax.random.split(key)
+        obs, state_next, rewards, terminated, info = self.step_env(step_key, state, actions, params)
+        truncated = {f: jnp.zeros_like(d) for f, d in terminated.items()}
+        done = jnp.any(jnp.stack([d.any() for d in terminated.values()]))
+        obs_reset, state_reset = self.reset_env(reset_key, params)
+        pick = lambda fresh, old: jax.lax.select(done, fresh, old)  # noqa: E731
+        state_out = jax.tree.map(pick, state_reset, state_next)
+        obs_out = jax.tree.map(pick, obs_reset, obs)
+        info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": obs}
+        return obs_out, state_out, rewards, terminated, truncated, info
+
+    def acting(self, state: Any) -> dict[str, jax.Array]:
+        """Per family, a bool mask (n_agents,): which agents act in the current phase."""
+        phase = self.phase(state)
+        masks = {}
+        for family in self.families:
+            acts = jnp.array([family in p for p in self.turn_order])[phase]
+            masks[family] = jnp.broadcast_to(acts, (self.num_agents[family],))
+        return masks
+
+    def phase(self, state: Any) -> jax.Array:
+        raise NotImplementedError
+
+    def reset_env(self, key: jax.Array, params: Any) -> tuple[dict[str, jax.Array], Any]:
+        raise NotImplementedError
+
+    def step_env(self, key: jax.Array, state: Any, actions: dict[str, Any], params: Any) -> tuple:
+        raise NotImplementedError
+
+    def observation_space(self, family: str, params: Any = None) -> Any:
+        raise NotImplementedError
+
+    def action_space(self, family: str, params: Any = None) -> Any:
+        raise NotImplementedError

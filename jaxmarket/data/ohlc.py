@@ -1,0 +1,229 @@
+"""OHLC bar and tick CSV files to validated price series.
+
+``load_ohlc`` reads a CSV file with a header row: one timestamp column and one or more price
+columns, e.g. ``Time,Open,High,Low,Close,Volume`` (bars) or ``Time,Bid,Ask`` (ticks). It returns a
+``PriceSeries``: timestamps as ``datetime64[s]`` (timezone-aware stamps converted to UTC; sub-second
+parts dropped) and prices as ``float64`` in the file's own quote units (for the bundled sample:
+US dollars per euro). Every malformed value raises ``ValueError`` naming the file, the line, the
+column and the value. Only numpy and the standard library are used.
+
+``eurusd_hourly`` loads the bundled sample ``eurusd_1h_2017.csv``: hourly EUR/USD ask bars from
+2017-01-01 22:00 to 2017-12-29 21:00 (6225 bars, weekends and holidays absent). It is an
+unmodified copy of ``gym_anytrading/datasets/data/FOREX_EURUSD_1H_ASK.csv`` from gym-anytrading
+2.0.0 (https://github.com/AminHP/gym-anytrading), MIT License, Copyright (c) 2019 Mohammad Amin
+Haghpanah; the full licence text ships alongside it as ``EURUSD_LICENSE``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+
+import numpy as np
+
+DEFAULT_PRICE_COLUMN = "Close"
+DEFAULT_TIME_COLUMN = "Time"
+# FX closes for about 48-50 h over weekends and holidays; a longer hole means missing data.
+DEFAULT_MAX_GAP_HOURS = 72.0
+SECONDS_PER_HOUR = 3600.0
+MIN_ROWS = 2  # fewest rows that give one return
+OHLC_COLUMNS = ("Open", "High", "Low", "Close")
+# Tried in order when ``time_format`` is None; ``None`` stands for ISO 8601 (``datetime.fromisoformat``).
+TIME_FORMATS: tuple[str | None, ...] = (None, "%d.%m.%Y %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+TIME_UNIT = "datetime64[s]"
+
+DATA_PACKAGE = "jaxmarket.data"
+EURUSD_FILE = "eurusd_1h_2017.csv"
+
+
+@dataclass(frozen=True, eq=False)
+class PriceSeries:
+    """A price series: ``times`` (``datetime64[s]``, shape ``(n,)``, strictly increasing),
+    ``prices`` (``float64``, shape ``(n,)``, finite and positive) and ``source`` (where it came from).
+    Both arrays are read-only."""
+
+    times: np.ndarray
+    prices: np.ndarray
+    source: str
+
+    def __post_init__(self) -> None:
+        times = np.array(self.times, dtype=TIME_UNIT)
+        prices = np.array(self.prices, dtype=np.float64)
+        if times.ndim != 1 or prices.shape != times.shape:
+            raise ValueError(
+                f"{self.source}: times {times.shape} and prices {prices.shape} must be 1-D of equal length"
+            )
+        times.flags.writeable = False
+        prices.flags.writeable = False
+        object.__setattr__(self, "times", times)
+        object.__setattr__(self, "prices", prices)
+
+    def __len__(self) -> int:
+        return int(self.prices.shape[0])
+
+    def returns(self) -> np.ndarray:
+        """Log returns ``log(p[t+1] / p[t])``, ``float64``, shape ``(n - 1,)``."""
+        return np.diff(np.log(self.prices))
+
+
+def _where(path: str, line: int, column: str) -> str:
+    return f"{path}: line {line}, column {column!r}"
+
+
+def _parse_price(cell: str, path: str, line: int, column: str) -> float:
+    """A finite positive float, else ``ValueError`` naming the location and the value."""
+    where = _where(path, line, column)
+    if not cell:
+        raise ValueError(f"{where}: empty cell")
+    try:
+        value = float(cell)
+    except ValueError:
+        raise ValueError(f"{where}: {cell!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: price {cell!r} is not finite")
+    if value <= 0:
+        raise ValueError(f"{where}: price {cell!r} is not positive")
+    return value
+
+
+def _time_parser(time_format: str | None) -> Callable[[str], datetime]:
+    if time_format is None:
+        return datetime.fromisoformat
+    return lambda cell: datetime.strptime(cell, time_format)
+
+
+def _to_utc_naive(stamp: datetime) -> datetime:
+    if stamp.tzinfo is None:
+        return stamp
+    return stamp.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _detect_format(cell: str, path: str, line: int, column: str) -> str | None:
+    """The first of ``TIME_FORMATS`` that parses ``cell``."""
+    for time_format in TIME_FORMATS:
+        try:
+            _time_parser(time_format)(cell)
+        except ValueError:
+            continue
+        return time_format
+    tried = ", ".join("ISO 8601" if f is None else repr(f) for f in TIME_FORMATS)
+    raise ValueError(f"{_where(path, line, column)}: timestamp {cell!r} matches none of {tried}; pass time_format")
+
+
+def _check_bar(bar: dict[str, float], path: str, line: int) -> None:
+    """``Low <= min(Open, Close)`` and ``High >= max(Open, Close)``, else ``ValueError``."""
+    low, high = min(bar["Open"], bar["Close"]), max(bar["Open"], bar["Close"])
+    if bar["Low"] > low:
+        raise ValueError(f"{_where(path, line, 'Low')}: Low {bar['Low']!r} is above min(Open, Close) = {low!r}")
+    if bar["High"] < high:
+        raise ValueError(f"{_where(path, line, 'High')}: High {bar['High']!r} is below max(Open, Close) = {high!r}")
+
+
+def _cell(row: Sequence[str], index: int) -> str:
+    return row[index].strip() if index < len(row) else ""
+
+
+def load_ohlc(
+    path: str | os.PathLike,
+    *,
+    column: str = DEFAULT_PRICE_COLUMN,
+    time_column: str = DEFAULT_TIME_COLUMN,
+    time_format: str | None = None,
+    max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
+) -> PriceSeries:
+    """Read one price column of a CSV file with a header row into a ``PriceSeries``.
+
+    ``column``: the price column (``Open``/``High``/``Low``/``Close`` of a bar file, or any column
+    of a tick file, e.g. ``Bid``). ``time_format``: a ``datetime.strptime`` format; ``None`` tries
+    ``TIME_FORMATS`` on the first row and uses the first that parses for every row.
+    ``max_gap_hours``: the longest allowed time between consecutive rows, in ``(0, inf]``.
+
+    Raises ``ValueError`` (naming the file, line, column and value) for a missing column, fewer
+    than two rows, an empty, unparsable, non-finite or non-positive price, an unparsable
+    timestamp, timestamps not strictly increasing at one-second resolution, a gap longer than
+    ``max_gap_hours`` and, where all of Open/High/Low/Close exist, a bar with
+    ``Low > min(Open, Close)`` or ``High < max(Open, Close)``. Blank lines are skipped.
+    """
+    source = os.fspath(path)
+    is_number = isinstance(max_gap_hours, (int, float, np.number)) and not isinstance(max_gap_hours, bool)
+    if not (is_number and max_gap_hours > 0):
+        raise ValueError(f"max_gap_hours = {max_gap_hours!r} is out of range: valid range is (0, inf]")
+    max_gap_seconds = float(max_gap_hours) * SECONDS_PER_HOUR
+
+    with open(source, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or not any(name.strip() for name in header):
+            raise ValueError(f"{source}: empty file, expected a header row with {time_column!r} and {column!r}")
+        names = [name.strip() for name in header]
+        for wanted in (time_column, column):
+            if wanted not in names:
+                raise ValueError(f"{source}: no column {wanted!r}; columns available: {', '.join(map(repr, names))}")
+        time_index, price_index = names.index(time_column), names.index(column)
+        check_bars = all(name in names for name in OHLC_COLUMNS)
+        bar_index = {name: names.index(name) for name in OHLC_COLUMNS} if check_bars else {}
+
+        stamps: list[datetime] = []
+        prices: list[float] = []
+        lines: list[int] = []
+        parse: Callable[[str], datetime] | None = None
+        format_name = ""
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            time_cell = _cell(row, time_index)
+            if not time_cell:
+                raise ValueError(f"{_where(source, line, time_column)}: empty cell")
+            if parse is None:
+                chosen = time_format
+                if chosen is None:
+                    chosen = _detect_format(time_cell, source, line, time_column)
+                parse, format_name = _time_parser(chosen), "ISO 8601" if chosen is None else repr(chosen)
+            try:
+                stamp = _to_utc_naive(parse(time_cell))
+            except ValueError:
+                where = _where(source, line, time_column)
+                raise ValueError(f"{where}: timestamp {time_cell!r} does not match {format_name}") from None
+            price = _parse_price(_cell(row, price_index), source, line, column)
+            if check_bars:
+                _check_bar({name: _parse_price(_cell(row, i), source, line, name) for name, i in bar_index.items()},
+                           source, line)
+            stamps.append(stamp)
+            prices.append(price)
+            lines.append(line)
+
+    if len(prices) < MIN_ROWS:
+        raise ValueError(f"{source}: {len(prices)} data row(s) in column {column!r}, at least {MIN_ROWS} needed")
+    times = np.array(stamps, dtype=TIME_UNIT)
+    steps = np.diff(times).astype(np.int64)  # seconds
+    bad = np.flatnonzero(steps <= 0)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{_where(source, lines[i + 1], time_column)}: timestamp {str(times[i + 1])!r} is not after "
+            f"{str(times[i])!r} (line {lines[i]}); timestamps must be strictly increasing at one-second resolution"
+        )
+    gaps = np.flatnonzero(steps > max_gap_seconds)
+    if gaps.size:
+        i = int(gaps[0])
+        raise ValueError(
+            f"{_where(source, lines[i + 1], time_column)}: gap of {steps[i] / SECONDS_PER_HOUR:g} h between "
+            f"{str(times[i])!r} (line {lines[i]}) and {str(times[i + 1])!r} exceeds max_gap_hours = {max_gap_hours!r}"
+        )
+    return PriceSeries(times=times, prices=np.array(prices, dtype=np.float64), source=source)
+
+
+def eurusd_hourly() -> PriceSeries:
+    """The bundled hourly EUR/USD ask closes of 2017 (US dollars per euro; 6225 bars).
+
+    Data: gym-anytrading 2.0.0, MIT License, Copyright (c) 2019 Mohammad Amin Haghpanah (see
+    ``EURUSD_LICENSE`` next to the file).
+    """
+    with resources.as_file(resources.files(DATA_PACKAGE).joinpath(EURUSD_FILE)) as path:
+        return load_ohlc(path, column=DEFAULT_PRICE_COLUMN)

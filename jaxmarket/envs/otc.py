@@ -1,0 +1,150 @@
+"""``jaxmarket/OTC-v0``: the multi-agent OTC dealer market (see ``jaxmarket.otc``).
+
+Families: ``"lp"`` (``n_lps`` dealers) and ``"lt"`` (``n_lts`` RL clients); ``n_flow`` flow clients
+trade exogenously. One round is ``len(turn_order)`` env steps (Stackelberg by default: the LPs
+quote and fix their hedge, then the RL clients, having seen this round's quotes from the LPs they
+are connected to, choose). Actions of a family outside its phase are ignored (``env.acting``).
+The round settles on its last phase: that step carries both families' rewards (zero on other
+steps), so a learner credits a family's last action with the rewards up to its next one.
+
+Actions, per agent (a family's array has a leading agent axis):
+  lp: float32 (n_tiers + 2,): spread multiplier per tier in [eps_min, eps_max], skew in
+      [-skew_max, skew_max], hedge fraction in [0, 1]; out-of-range values are clipped, a
+      non-finite one means widest spread, no skew, no hedge; both are counted as invalid.
+  lt: int code in [0, 2 n_lps + 3): 0 no trade; 1 + 2j + s trade with LP j; 1 + 2 n_lps + s on
+      the ECN (s = 0 buy, 1 sell). Out-of-range codes or unconnected LPs mean no trade (counted).
+Observations: ``jaxmarket.otc.observations``. Rewards: ``jaxmarket.otc.rewards`` (bp-units).
+``info["settled"]`` says whether the step settled a round; ``info["trades"]`` then holds the
+round's trades (``jaxmarket.otc.market.settle``: venue, side, size, hedge, share...).
+
+    env, params = jm.make("jaxmarket/OTC-v0", n_lps=4, n_lts=16)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmarket.core import spaces
+from jaxmarket.core.multi_agent import MultiAgentEnv, TurnOrder
+from jaxmarket.otc import market, observations
+from jaxmarket.otc.market import STACKELBERG, OTCConfig, OTCParams, OTCState
+from jaxmarket.otc.metrics import episode_metrics
+
+
+def replay_series() -> np.ndarray:
+    """The bundled hourly EUR/USD 2017 closes (float32), the default replay series."""
+    from jaxmarket.data import eurusd_hourly
+
+    return eurusd_hourly().prices.astype(np.float32)
+
+
+def split_config(
+    n_lps: int, n_lts: int, n_flow: int, n_tiers: int, turn_order: TurnOrder, reference: str, overrides: dict
+) -> tuple[OTCConfig, dict]:
+    """The static config, and the parameter overrides with the bundled series for replay."""
+    config = OTCConfig(n_lps=n_lps, n_lts=n_lts, n_flow=n_flow, n_tiers=n_tiers, turn_order=turn_order, reference=reference)
+    if reference == "replay" and overrides.get("series") is None:
+        overrides = {**overrides, "series": replay_series()}
+    return config, overrides
+
+
+def lp_action_space(config: OTCConfig, params: OTCParams) -> spaces.Box:
+    """One LP's action: spread multiplier per tier, skew, hedge fraction."""
+    k = config.n_tiers
+    low = jnp.array([params.eps_min] * k + [-params.skew_max, 0.0], jnp.float32)
+    high = jnp.array([params.eps_max] * k + [params.skew_max, 1.0], jnp.float32)
+    return spaces.Box(low, high, (k + market.LP_ACTION_EXTRA,), jnp.float32)
+
+
+class OTC(MultiAgentEnv):
+    """The OTC dealer market as a multi-agent env (see the module docstring)."""
+
+    params_class = OTCParams
+    families = market.FAMILIES
+
+    def __init__(
+        self,
+        n_lps: int = 4,
+        n_lts: int = 4,
+        n_flow: int = 12,
+        n_tiers: int = 3,
+        turn_order: TurnOrder = STACKELBERG,
+        reference: str = "gbm",
+        **param_overrides: Any,
+    ) -> None:
+        self.config, param_overrides = split_config(n_lps, n_lts, n_flow, n_tiers, turn_order, reference, param_overrides)
+        self.turn_order = self.config.turn_order
+        self.num_agents = {"lp": n_lps, "lt": n_lts}
+        super().__init__(**param_overrides)
+
+    @property
+    def name(self) -> str:
+        return "OTC-v0"
+
+    def check_params(self, params: OTCParams) -> None:
+        market.check_params_for(self.config, params)
+
+    def episode_length(self, params: OTCParams) -> int:
+        """Env steps per episode: rounds times phases."""
+        return int(params.n_rounds) * self.config.n_phases
+
+    def phase(self, state: OTCState) -> jax.Array:
+        return state.phase
+
+    def observe(self, state: OTCState, params: OTCParams) -> dict[str, jax.Array]:
+        return {
+            "lp": observations.lp_observation(state, self.config, params),
+            "lt": observations.lt_observation(state, self.config, params),
+        }
+
+    def reset_env(self, key: jax.Array, params: OTCParams) -> tuple[dict[str, jax.Array], OTCState]:
+        state = market.reset(key, self.config, params)
+        return self.observe(state, params), state
+
+    def step_env(self, key: jax.Array, state: OTCState, actions: dict[str, Any], params: OTCParams):
+        if not isinstance(actions, dict) or set(actions) != set(self.families):
+            keys = sorted(actions) if isinstance(actions, dict) else type(actions).__name__
+            raise ValueError(f"actions has keys {keys}: need a dict with keys {list(self.families)}")
+        config = self.config
+        lp_acts, lt_acts = self.phase_acts("lp", state), self.phase_acts("lt", state)
+        pick = lambda flag, new, old: jax.tree.map(lambda a, b: jax.lax.select(flag, a, b), new, old)  # noqa: E731
+        state = pick(lp_acts, market.quote(state, actions["lp"], config, params), state)
+        state = pick(lt_acts, market.choose(state, actions["lt"], config), state)
+        is_last = state.phase == config.n_phases - 1
+        settled, lp_r, lt_r, trades = market.settle(key, state, config, params)
+        state = pick(is_last, settled, state.replace(phase=state.phase + 1))
+        rewards = {"lp": jnp.where(is_last, lp_r, 0.0), "lt": jnp.where(is_last, lt_r, 0.0)}
+        done = is_last & (state.round >= params.n_rounds)
+        terminated = {f: jnp.broadcast_to(done, (self.num_agents[f],)) for f in self.families}
+        info = {"settled": is_last, "trades": trades}
+        return self.observe(state, params), state, rewards, terminated, info
+
+    def phase_acts(self, family: str, state: OTCState) -> jax.Array:
+        """Whether ``family`` acts in the current phase (bool scalar)."""
+        return jnp.array([family in p for p in self.turn_order])[state.phase]
+
+    def action_space(self, family: str, params: OTCParams | None = None) -> spaces.Space:
+        """The space of one agent's action in ``family``."""
+        params = self.default_params if params is None else params
+        if family == "lp":
+            return lp_action_space(self.config, params)
+        if family == "lt":
+            return spaces.Discrete(self.config.n_lt_actions)
+        raise ValueError(f"family = {family!r} is not valid: choose one of {self.families}")
+
+    def observation_space(self, family: str, params: OTCParams | None = None) -> spaces.Box:
+        """The space of one agent's observation in ``family``."""
+        if family == "lp":
+            size = observations.lp_obs_size()
+        elif family == "lt":
+            size = observations.lt_obs_size(self.config)
+        else:
+            raise ValueError(f"family = {family!r} is not valid: choose one of {self.families}")
+        return spaces.Box(-jnp.inf, jnp.inf, (size,), jnp.float32)
+
+    def episode_metrics(self, state: OTCState, params: OTCParams) -> dict[str, jax.Array]:
+        return episode_metrics(state, params)
