@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmarket.core.multi_agent import MultiAgentEnv
+from jaxmarket.core.multi_agent import MultiAgentEnv, episode_done
 from jaxmarket.core.validation import check_env_params, check_int
 
 Policy = Callable[[jax.Array, Any, Any, Any], Any]
@@ -35,11 +35,9 @@ def random_policy(env: Any) -> Policy:
 
 def _step(env: Any, key: jax.Array, state: Any, action: Any, params: Any) -> tuple[Any, Any, Any, jax.Array]:
     """One step without auto-reset: (obs, state, reward, done). Multi-agent rewards are dicts."""
-    if isinstance(env, MultiAgentEnv):
-        obs, state, reward, terminated, _ = env.step_env(key, state, action, params)
-        done = jnp.any(jnp.stack([d.any() for d in terminated.values()]))
-        return obs, state, reward, done
     obs, state, reward, terminated, _ = env.step_env(key, state, action, params)
+    if isinstance(env, MultiAgentEnv):
+        return obs, state, reward, episode_done(terminated)
     return obs, state, reward, terminated | env.is_truncated(state, params)
 
 

@@ -40,6 +40,12 @@ def check_turn_order(turn_order: TurnOrder, families: tuple[str, ...]) -> None:
         raise ValueError(f"turn_order = {turn_order!r}: each of {families} must act in exactly one phase")
 
 
+def episode_done(terminated: dict[str, jax.Array]) -> jax.Array:
+    """Whether any agent of any family is done: reduces each (..., n_agents) array over its last
+    axis, so it gives a scalar for one env and (num_envs,) for a batch."""
+    return jnp.any(jnp.stack([d.any(axis=-1) for d in terminated.values()]), axis=0)
+
+
 class MultiAgentEnv(Configurable):
     """Base class for jaxmarket multi-agent environments.
 
@@ -65,7 +71,7 @@ class MultiAgentEnv(Configurable):
         step_key, reset_key = jax.random.split(key)
         obs, state_next, rewards, terminated, info = self.step_env(step_key, state, actions, params)
         truncated = {f: jnp.zeros_like(d) for f, d in terminated.items()}
-        done = jnp.any(jnp.stack([d.any() for d in terminated.values()]))
+        done = episode_done(terminated)
         obs_reset, state_reset = self.reset_env(reset_key, params)
         pick = lambda fresh, old: jax.lax.select(done, fresh, old)  # noqa: E731
         state_out = jax.tree.map(pick, state_reset, state_next)
@@ -75,12 +81,11 @@ class MultiAgentEnv(Configurable):
 
     def acting(self, state: Any) -> dict[str, jax.Array]:
         """Per family, a bool mask (n_agents,): which agents act in the current phase."""
-        phase = self.phase(state)
-        masks = {}
-        for family in self.families:
-            acts = jnp.array([family in p for p in self.turn_order])[phase]
-            masks[family] = jnp.broadcast_to(acts, (self.num_agents[family],))
-        return masks
+        return {f: jnp.broadcast_to(self.family_acts(f, state), (self.num_agents[f],)) for f in self.families}
+
+    def family_acts(self, family: str, state: Any) -> jax.Array:
+        """Whether ``family`` acts in the current phase (bool scalar)."""
+        return jnp.array([family in p for p in self.turn_order])[self.phase(state)]
 
     def phase(self, state: Any) -> jax.Array:
         raise NotImplementedError

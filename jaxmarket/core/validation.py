@@ -61,6 +61,12 @@ def check_int(field: str, value: Any, low: int = 1, high: float = math.inf) -> N
     check_range(field, value, low, high)
 
 
+def check_order(low_field: str, low: Any, high_field: str, high: Any) -> None:
+    """Raise ``ValueError`` unless ``low <= high`` (skipped for non-concrete values)."""
+    if is_concrete(low) and is_concrete(high) and float(low) > float(high):
+        raise ValueError(f"{low_field} = {low!r} > {high_field} = {high!r}: need {low_field} <= {high_field}")
+
+
 def check_choice(field: str, value: Any, choices: tuple[Any, ...]) -> None:
     """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
     if value not in choices:

@@ -19,7 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxmarket.core.multi_agent import MultiAgentEnv
+from jaxmarket.core.multi_agent import MultiAgentEnv, episode_done
 from jaxmarket.core.validation import check_int
 
 
@@ -36,7 +36,7 @@ class VecEnv:
 
     def _done(self, state: Any, terminated: Any, params: Any) -> tuple[jax.Array, Any]:
         if isinstance(self.env, MultiAgentEnv):
-            done = jnp.any(jnp.stack([d.any(axis=-1) for d in terminated.values()]), axis=0)
+            done = episode_done(terminated)
             truncated = jax.tree.map(jnp.zeros_like, terminated)
             return done, truncated
         truncated = jax.vmap(self.env.is_truncated, (0, None))(state, params)

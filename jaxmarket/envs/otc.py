@@ -110,7 +110,7 @@ class OTC(MultiAgentEnv):
             keys = sorted(actions) if isinstance(actions, dict) else type(actions).__name__
             raise ValueError(f"actions has keys {keys}: need a dict with keys {list(self.families)}")
         config = self.config
-        lp_acts, lt_acts = self.phase_acts("lp", state), self.phase_acts("lt", state)
+        lp_acts, lt_acts = self.family_acts("lp", state), self.family_acts("lt", state)
         pick = lambda flag, new, old: jax.tree.map(lambda a, b: jax.lax.select(flag, a, b), new, old)  # noqa: E731
         state = pick(lp_acts, market.quote(state, actions["lp"], config, params), state)
         state = pick(lt_acts, market.choose(state, actions["lt"], config), state)
@@ -122,10 +122,6 @@ class OTC(MultiAgentEnv):
         terminated = {f: jnp.broadcast_to(done, (self.num_agents[f],)) for f in self.families}
         info = {"settled": is_last, "trades": trades}
         return self.observe(state, params), state, rewards, terminated, info
-
-    def phase_acts(self, family: str, state: OTCState) -> jax.Array:
-        """Whether ``family`` acts in the current phase (bool scalar)."""
-        return jnp.array([family in p for p in self.turn_order])[state.phase]
 
     def action_space(self, family: str, params: OTCParams | None = None) -> spaces.Space:
         """The space of one agent's action in ``family``."""

@@ -25,8 +25,8 @@ import numpy as np
 from flax import struct
 
 from jaxmarket.core.multi_agent import TurnOrder, check_turn_order
-from jaxmarket.core.supertypes import Supertype, check_supertype, sample_types
-from jaxmarket.core.validation import check_choice, check_int, check_range, is_concrete
+from jaxmarket.core.supertypes import PROB_SUM_TOLERANCE, Supertype, check_supertype, sample_types
+from jaxmarket.core.validation import check_choice, check_int, check_order, check_range, is_concrete
 from jaxmarket.otc import clients, ecn, reference, rewards
 from jaxmarket.otc.quotes import client_costs
 from jaxmarket.otc.types import (
@@ -122,11 +122,7 @@ class OTCParams:
         check_range("ecn_spread_std", self.ecn_spread_std, 0.0)
         check_range("ecn_spread_min", self.ecn_spread_min, 0.0, low_open=True)
         check_range("ecn_spread_max", self.ecn_spread_max, 0.0, 1.0, low_open=True)
-        if is_concrete(self.ecn_spread_min) and is_concrete(self.ecn_spread_max):
-            if self.ecn_spread_min > self.ecn_spread_max:
-                raise ValueError(
-                    f"ecn_spread_min = {self.ecn_spread_min!r} > ecn_spread_max = {self.ecn_spread_max!r}: need min <= max"
-                )
+        check_order("ecn_spread_min", self.ecn_spread_min, "ecn_spread_max", self.ecn_spread_max)
         check_range("ecn_lambda", self.ecn_lambda, 1.0, low_open=True)
         check_range("ecn_depth", self.ecn_depth, 0.0, low_open=True)
         check_range("max_fill", self.max_fill, 0.0, 1.0, low_open=True, high_open=True)
@@ -135,14 +131,13 @@ class OTCParams:
         check_range("size_log_std", self.size_log_std, 0.0)
         check_range("eps_min", self.eps_min, MIN_EPS, low_open=True)
         check_range("eps_max", self.eps_max, MIN_EPS, low_open=True)
-        if is_concrete(self.eps_min) and is_concrete(self.eps_max) and self.eps_min > self.eps_max:
-            raise ValueError(f"eps_min = {self.eps_min!r} > eps_max = {self.eps_max!r}: need eps_min <= eps_max")
+        check_order("eps_min", self.eps_min, "eps_max", self.eps_max)
         check_range("skew_max", self.skew_max, 0.0)
         check_range("inventory_scale", self.inventory_scale, 0.0, low_open=True)
         if self.tier_probs is not None and is_concrete(self.tier_probs):
             probs = np.asarray(self.tier_probs, np.float64)
             check_range("tier_probs", probs, 0.0, 1.0)
-            if probs.ndim != 1 or abs(probs.sum() - 1.0) > 1e-5:
+            if probs.ndim != 1 or abs(probs.sum() - 1.0) > PROB_SUM_TOLERANCE:
                 raise ValueError(f"tier_probs = {self.tier_probs!r} must be a vector of probabilities summing to 1")
         check_supertype("lp", self.lp_supertype, LP_TYPE_BOUNDS)
         check_supertype("lt", self.lt_supertype, LT_TYPE_BOUNDS)
@@ -409,8 +404,9 @@ def settle(key: jax.Array, state: OTCState, config: OTCConfig, params: OTCParams
 
     # booking: clients against LPs and the ECN
     per_venue = lambda x: jnp.sum(onehot * x[None, :], axis=1)  # noqa: E731  (n_lps + 1,)
-    lp_spread_all, net_all = per_venue(paid), per_venue(signed)
+    lp_spread_all = per_venue(paid)
     buys_all, sells_all = per_venue(jnp.maximum(signed, 0.0)), per_venue(jnp.maximum(-signed, 0.0))
+    net_all = buys_all - sells_all
     lp_spread, ecn_paid = lp_spread_all[:n_lps], lp_spread_all[n_lps]
     lp_inv = state.lp_inventory - net_all[:n_lps]
     lp_buys, lp_sells = buys_all[:n_lps], sells_all[:n_lps]
