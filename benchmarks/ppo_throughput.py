@@ -39,7 +39,7 @@ def main() -> None:
 
         # the loop times itself after compiling its chunk; best of the repeats, as for jit(train)
         loop_rate = max(
-            loop.run(trainer, jax.random.PRNGKey(0), env_id=mm.ENV_ID, env_overrides=mm.CRITERION, progress=False)[1][-1][
+            loop.run(trainer, jax.random.PRNGKey(0), metadata={"env_id": mm.ENV_ID, "env_overrides": mm.CRITERION}, progress=False)[1][-1][
                 "steps_per_s"]
             for _ in range(args.repeats)
         )

@@ -47,3 +47,35 @@ def test_ci_runs_the_readme_test_command():
     assert len(commands) >= 2, "the README opens with the demo command and the test command"
     test_command = commands[1].strip()
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_train_otc_checkpoints_and_evaluate_sweeps_types(tmp_path, capsys):
+    small = ["--num-envs", "16", "--total-rounds", "2048", "--episodes", "4", "--set", "n_rounds=4", "--no-progress"]
+    main(["train", "otc", "--out", str(tmp_path), "--lt", "heuristic", *small])
+    out = capsys.readouterr().out
+    assert "training lp on jaxmarket/OTC-v0" in out and "| heuristic LPs |" in out
+    assert (tmp_path / "final" / "metadata.json").is_file() and (tmp_path / "evaluation.md").is_file()
+    header = (tmp_path / "log.csv").read_text().splitlines()[0]
+    assert header.startswith("update,agent_steps,wall_s,steps_per_s,lp_episode_return") and "lt_" not in header
+    main(["evaluate", "--checkpoint", str(tmp_path / "final"), "--grid", "lp.gamma=0,2", "--grid", "lp.omega=1",
+          "--agents", "1", "--episodes", "4", "--out", str(tmp_path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| lp.gamma | lp.omega | LPs | lp_return |")
+    rows = [line.split(" | ")[:3] for line in lines[2:] if line.startswith("| ")]
+    assert rows == [["| 0", "1", "learned"], ["| 0", "1", "heuristic LPs"], ["| 2", "1", "learned"],
+                    ["| 2", "1", "heuristic LPs"]]  # every grid point, learned and heuristic LPs
+    with pytest.raises(SystemExit, match=r"grid field of lp = 'beta'"):
+        main(["evaluate", "--checkpoint", str(tmp_path / "final"), "--grid", "lp.beta=1"])
+    with pytest.raises(SystemExit, match="FAMILY.FIELD=V1,V2"):
+        main(["evaluate", "--checkpoint", str(tmp_path / "final"), "--grid", "gamma=1"])
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["train", "otc", "--lp", "heuristic", "--lt", "heuristic", "--no-progress"], "no learned family"),
+    (["train", "otc", "--total-timesteps", "100", "--no-progress"], "--total-rounds"),
+    (["train", "otc", "--set", "p_connect=2", "--no-progress"], "p_connect = 2"),
+])
+def test_train_otc_bad_input_exits_with_a_message(argv, text):
+    with pytest.raises(SystemExit) as error:
+        main(argv)
+    assert text in str(error.value)

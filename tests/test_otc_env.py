@@ -71,7 +71,7 @@ CONNECTED = np.array(
 TIERS = np.array([0, 1, 2, 1] + [0, 1, 2] * (N_FLOW // 3), np.int32)
 # a valid LP action per LP: tier multipliers, skew, hedge fraction
 LP_ACTION = np.array(
-    [[-0.5, 0.0, 0.5, 0.3, 0.5], [0.2, -0.4, 1.0, -0.6, 0.0], [-0.8, 1.5, 0.1, 0.0, 1.0]], np.float32
+    [[-0.5, 0.0, 0.5, 0.3, 0.5], [0.2, -0.4, 1.0, -0.6, 0.0], [-0.8, 0.9, 0.1, 0.0, 1.0]], np.float32
 )
 ECN_BUY, ECN_SELL = 1 + 2 * N_LPS, 2 + 2 * N_LPS
 

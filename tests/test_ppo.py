@@ -75,7 +75,7 @@ def test_chunked_loop_equals_single_jit_and_checkpoints_roundtrip(tmp_path):
     trainer = make_trainer(SMALL, env, params)
     key = jax.random.PRNGKey(3)
     full = jax.jit(trainer.train)(key)["runner"]
-    runner, rows = loop.run(trainer, key, env_id=mm.ENV_ID, env_overrides={"phi": 0.01}, out_dir=tmp_path,
+    runner, rows = loop.run(trainer, key, metadata={"env_id": mm.ENV_ID, "env_overrides": {"phi": 0.01}}, out_dir=tmp_path,
                             checkpoint_every=1, progress=False)
     assert int(runner.update) == int(full.update) == SMALL.num_updates == 7
     for a, b in zip(jax.tree.leaves(runner.train_state.params), jax.tree.leaves(full.train_state.params)):

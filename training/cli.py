@@ -9,12 +9,17 @@
     jaxmarket day                                   # simulate a trading day, plot it: runs/day/day.png
     jaxmarket day --env execution --policy twap     # ... or one episode of an env (daily-investor, execution)
     jaxmarket otc                                   # one OTC-v0 dealer-market episode: runs/otc/otc_episode.png
+    jaxmarket train otc --out runs/otc              # multi-agent PPO: dealers and clients learn at once
+    jaxmarket evaluate --checkpoint runs/otc/final --grid lp.gamma=0,1,2   # a sweep over agent types
+    jaxmarket experiment skew --checkpoint runs/otc/final                  # one of the OTC experiments
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
+import importlib
 import json
 import sys
 import time
@@ -31,6 +36,9 @@ from training import market_day as md
 from training import execution as ex
 from training import market_making as mm
 from training import otc_episode as otc
+from training import otc_evaluate, otc_train
+from training.experiments import EXPERIMENTS
+from training.mappo import trained_policy as trained_multi_agent_policy
 from training.ppo import make_trainer, trained_policy
 
 DEFAULT_EPISODES = 10_000
@@ -62,7 +70,7 @@ def _train_ppo(args: argparse.Namespace, env_id: str, config: Any, overrides: di
     print(f"training PPO on {env_id} with {overrides}: {config.num_updates * config.batch_size:,} env steps, "
           f"{config.num_envs} envs, on {jax.devices()[0].platform}")
     start = time.perf_counter()
-    runner, rows = loop.run(trainer, jax.random.PRNGKey(args.seed), env_id=env_id, env_overrides=overrides,
+    runner, rows = loop.run(trainer, jax.random.PRNGKey(args.seed), metadata={"env_id": env_id, "env_overrides": overrides},
                             out_dir=args.out, checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
     wall = time.perf_counter() - start
     print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} env steps/s after compiling); "
@@ -101,8 +109,37 @@ def cmd_train(args: argparse.Namespace) -> None:
     args.out = args.out or f"runs/{args.task}"
     if args.task == "execution":
         _train_execution(args)
+    elif args.task == "otc":
+        _train_otc(args)
     else:
         _train(args)
+
+
+def _train_otc(args: argparse.Namespace) -> None:
+    """Multi-agent PPO on OTC-v0, then the learned LPs against the heuristic dealers."""
+    if args.phi is not None or args.alpha is not None or args.total_timesteps is not None:
+        raise SystemExit("--phi, --alpha and --total-timesteps do not apply to otc: use --total-rounds and --set FIELD=VALUE")
+    overrides = _overrides(args.set)
+    roles = {"lp": args.lp, "lt": args.lt}
+    fields = {"total_rounds": args.total_rounds or otc_train.PPO_CONFIG.total_rounds}
+    if args.num_envs:
+        fields["num_envs"] = args.num_envs
+    trainer = otc_train.build(dataclasses.replace(otc_train.PPO_CONFIG, **fields), args.preset, overrides, roles)
+    config, env = trainer.config, trainer.env
+    print(f"training {', '.join(trainer.learned)} on {otc_train.ENV_ID} (preset {args.preset!r}, {env.num_agents}, "
+          f"{env.config.n_flow} flow clients, roles {roles}): {config.num_updates * config.batch_size:,} rounds, "
+          f"{config.num_envs} envs, on {jax.devices()[0].platform}")
+    start = time.perf_counter()
+    runner, rows = loop.run(trainer, jax.random.PRNGKey(args.seed), metadata=otc_train.metadata(args.preset, overrides, roles),
+                            out_dir=args.out, checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+    wall = time.perf_counter() - start
+    print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} agent-steps/s after compiling); "
+          f"checkpoint: {Path(args.out) / 'final'}")
+    table = otc_evaluate.format_table(otc_evaluate.sweep(trainer, trained_multi_agent_policy(trainer, runner), {},
+                                                         args.episodes, args.eval_seed))
+    print(table)
+    (Path(args.out) / "evaluation.md").write_text(f"{table}\n\nTraining: {rows[-1]['agent_steps']:,.0f} agent-steps in "
+                                                  f"{wall:.1f} s wall on {jax.devices()[0].platform}.\n")
 
 
 def _train_execution(args: argparse.Namespace) -> None:
@@ -121,6 +158,12 @@ def _train_execution(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    if args.checkpoint and checkpoint.read_metadata(args.checkpoint).get("env_id") == otc_train.ENV_ID:
+        _evaluate_otc(args)
+        return
+    if args.grid:
+        raise SystemExit("--grid sweeps agent types of an OTC checkpoint ('jaxmarket train otc'); give --checkpoint")
+    args.episodes = DEFAULT_EPISODES if args.episodes is None else args.episodes
     policies: dict[str, Any] = {}
     if args.checkpoint:
         env, _, policy, metadata = checkpoint.load(args.checkpoint)
@@ -133,6 +176,24 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     _report({**policies, **mm.baselines(overrides)}, overrides, args, {})
     if args.checkpoint and args.out:
         print(f"plot: {mm.plot_quotes(policies['PPO (checkpoint)'], overrides, Path(args.out) / 'quotes.png')}")
+
+
+def _evaluate_otc(args: argparse.Namespace) -> None:
+    """A sweep of an OTC checkpoint over a grid of agent types, learned LPs next to the heuristic dealers."""
+    trainer, policy, _ = otc_train.load(args.checkpoint)
+    grid = otc_evaluate.parse_grid(args.grid)
+    episodes = otc_evaluate.DEFAULT_EPISODES if args.episodes is None else args.episodes
+    table = otc_evaluate.format_table(otc_evaluate.sweep(trainer, policy, grid, episodes, args.eval_seed, args.agents))
+    print(table)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "evaluation.md").write_text(table + "\n")
+        print(f"table: {out / 'evaluation.md'}")
+
+
+def cmd_experiment(args: argparse.Namespace) -> None:
+    importlib.import_module(f"training.experiments.{args.name}").main(args.rest)
 
 
 def cmd_envs(args: argparse.Namespace) -> None:
@@ -230,17 +291,36 @@ def parser() -> argparse.ArgumentParser:
     _eval_args(demo)
     demo.set_defaults(func=cmd_demo)
     train = sub.add_parser("train", help="train PPO on an environment")
-    train.add_argument("task", choices=["market-making", "execution"])
+    train.add_argument("task", choices=["market-making", "execution", "otc"])
     _train_args(train, None)
-    train.add_argument("--episodes", type=int, default=ex.EVAL_EPISODES, help="evaluation episodes (execution)")
+    train.add_argument("--episodes", type=int, default=ex.EVAL_EPISODES, help="evaluation episodes (execution, otc)")
     train.add_argument("--eval-seed", type=int, default=1)
+    train.add_argument("--total-rounds", type=int, default=None,
+                       help=f"otc: env rounds of training (default {otc_train.PPO_CONFIG.total_rounds:,})")
+    train.add_argument("--lp", choices=otc_train.ROLES, default=otc_train.LEARN, help="otc: the LPs learn, or play the heuristic dealer")
+    train.add_argument("--lt", choices=otc_train.ROLES, default=otc_train.LEARN,
+                       help="otc: the RL clients learn, or play cheapest-quote")
+    train.add_argument("--preset", choices=list(otc_train.PRESETS), default="market",
+                       help="otc: market (wide type ranges, the experiments' market; default) or default (OTC-v0 as it is)")
     train.set_defaults(func=cmd_train)
     evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint and the analytic policies")
     evaluate.add_argument("--checkpoint", default=None, help="a directory written by training (…/final)")
     _model_args(evaluate)
-    _eval_args(evaluate)
+    evaluate.add_argument("--episodes", type=int, default=None,
+                          help=f"default {DEFAULT_EPISODES:,} (market-making), {otc_evaluate.DEFAULT_EPISODES} (OTC)")
+    evaluate.add_argument("--eval-seed", type=int, default=1)
     evaluate.add_argument("--out", default=None, help="directory for the table (and plot)")
+    evaluate.add_argument("--grid", action="append", default=[], metavar="FAMILY.FIELD=V1,V2,...",
+                          help="OTC checkpoints: pin a type field to each value, e.g. lp.gamma=0,1,2 (repeatable: "
+                               "every combination)")
+    evaluate.add_argument("--agents", type=int, default=None,
+                          help="OTC: pin the grid's fields for the first N agents of the family only (default all)")
     evaluate.set_defaults(func=cmd_evaluate)
+    experiment = sub.add_parser("experiment", help="run one OTC experiment (a PNG and a table of a learned behaviour)")
+    experiment.add_argument("name", choices=EXPERIMENTS)
+    experiment.add_argument("rest", nargs=argparse.REMAINDER,
+                            help="the experiment's options, e.g. --checkpoint runs/otc/final --out runs/experiments")
+    experiment.set_defaults(func=cmd_experiment)
     envs = sub.add_parser("envs", help="list the registered environments")
     envs.set_defaults(func=cmd_envs)
     replay = sub.add_parser("replay", help="replay a LOBSTER message file through the order book")

@@ -15,7 +15,6 @@ gradient. Without it the sample goes to the env as it is.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -31,17 +30,16 @@ from jaxmarket.core.validation import check_choice, check_env_params, check_int,
 from training.networks import ACTIVATIONS, ActorCritic
 from training.normalize import RunningStats
 
+LOSS_METRICS = ("value_loss", "actor_loss", "entropy", "approx_kl")
+
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig:
-    """PPO hyperparameters. A batch is ``num_envs * num_steps`` env steps per update; each epoch
-    splits it into ``num_minibatches`` minibatches of whole env trajectories."""
+class Hyperparameters:
+    """The PPO hyperparameters single- and multi-agent PPO share (``PPOConfig``, ``MAPPOConfig``)."""
 
     num_envs: int = 1024
-    num_steps: int = 32  # rollout length per env per update
-    total_timesteps: int = 10_000_000
     update_epochs: int = 4
-    num_minibatches: int = 8
+    num_minibatches: int = 8  # per epoch, of whole env trajectories
     learning_rate: float = 3e-4
     anneal_lr: bool = True
     gamma: float = 0.99
@@ -58,21 +56,12 @@ class PPOConfig:
     normalize_reward: bool = True
     obs_clip: float = 10.0  # normalised observations are clipped to [-obs_clip, obs_clip]
     reward_clip: float = 10.0
-    updates_per_chunk: int = 10  # updates per jitted call in ``run`` (one log row each)
+    updates_per_chunk: int = 10  # updates per jitted call in ``loop.run`` (one log row each)
 
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.num_steps
-
-    @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.batch_size
-
-    def check(self) -> None:
-        """Raise ``ValueError`` naming any invalid field, before anything is compiled."""
-        for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "updates_per_chunk"):
+    def check_shared(self) -> None:
+        """Raise ``ValueError`` naming any invalid shared field."""
+        for name in ("num_envs", "update_epochs", "num_minibatches", "updates_per_chunk"):
             check_int(name, getattr(self, name), 1)
-        check_int("total_timesteps", self.total_timesteps, self.batch_size)
         if self.num_envs % self.num_minibatches:
             raise ValueError(
                 f"num_minibatches = {self.num_minibatches} does not divide num_envs = {self.num_envs} "
@@ -92,6 +81,88 @@ class PPOConfig:
         for size in self.hidden_sizes:
             check_int("hidden_sizes", size, 1)
         check_choice("activation", self.activation, tuple(ACTIVATIONS))
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig(Hyperparameters):
+    """PPO hyperparameters. A batch is ``num_envs * num_steps`` env steps per update; each epoch
+    splits it into ``num_minibatches`` minibatches of whole env trajectories."""
+
+    num_steps: int = 32  # rollout length per env per update
+    total_timesteps: int = 10_000_000
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming any invalid field, before anything is compiled."""
+        check_int("num_steps", self.num_steps, 1)
+        check_int("total_timesteps", self.total_timesteps, self.batch_size)
+        self.check_shared()
+
+
+def optimizer(config: Hyperparameters, num_updates: int) -> optax.GradientTransformation:
+    """Adam after global-norm clipping, its learning rate annealed linearly to 0 over ``num_updates``
+    (of ``update_epochs * num_minibatches`` steps each) if ``anneal_lr``."""
+    steps_per_update = config.update_epochs * config.num_minibatches
+
+    def schedule(count: jax.Array) -> jax.Array:
+        done = jnp.minimum(count // steps_per_update, num_updates)
+        frac = 1.0 - done / num_updates if config.anneal_lr else 1.0
+        return config.learning_rate * frac
+
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(schedule, eps=1e-5))
+
+
+def chunk_and_train(init: Callable, update: Callable, num_updates: int, updates_per_chunk: int) -> tuple[Callable, Callable]:
+    """From ``init(key)`` and ``update(runner) -> (runner, metrics)`` (whose runner counts its
+    updates in ``update``): ``chunk(runner)``, ``updates_per_chunk`` updates with those past
+    ``num_updates`` skipped (zero metrics), and ``train(key)``, the whole run in one scan."""
+
+    def chunk(runner: Any) -> tuple[Any, dict]:
+        def body(runner, _):
+            def skip(r):
+                return r, jax.tree.map(jnp.zeros_like, jax.eval_shape(update, r)[1])
+
+            return jax.lax.cond(runner.update < num_updates, update, skip, runner)
+
+        return jax.lax.scan(body, runner, None, updates_per_chunk)
+
+    def train(key: jax.Array) -> dict:
+        runner, metrics = jax.lax.scan(lambda r, _: update(r), init(key), None, num_updates)
+        return {"runner": runner, "metrics": metrics}
+
+    return chunk, train
+
+
+def ppo_epochs(train_state: TrainState, batch: Any, loss_fn: Callable, key: jax.Array, config: Any) -> tuple[TrainState, dict]:
+    """``config.update_epochs`` epochs over ``batch`` (leaves ``(num_envs, steps, ...)``), each
+    shuffling the envs into ``num_minibatches`` minibatches of whole env trajectories (flattened to
+    ``(envs * steps, ...)``) and taking a gradient step on ``loss_fn(params, minibatch) -> (loss,
+    info)`` for each; returns the state and the infos."""
+
+    def epoch(carry, _):
+        train_state, key = carry
+        key, perm_key = jax.random.split(key)
+        perm = jax.random.permutation(perm_key, config.num_envs)
+        shuffled = jax.tree.map(
+            lambda x: jnp.take(x, perm, axis=0).reshape((config.num_minibatches, -1) + x.shape[2:]), batch
+        )
+
+        def minibatch(train_state, mb):
+            grads, info = jax.grad(loss_fn, has_aux=True)(train_state.params, mb)
+            return train_state.apply_gradients(grads=grads), info
+
+        train_state, info = jax.lax.scan(minibatch, train_state, shuffled)
+        return (train_state, key), info
+
+    (train_state, _), info = jax.lax.scan(epoch, (train_state, key), None, config.update_epochs)
+    return train_state, info
 
 
 @struct.dataclass
@@ -132,6 +203,27 @@ class Trainer:
     update: Callable[[RunnerState], tuple[RunnerState, dict]]
     chunk: Callable[[RunnerState], tuple[RunnerState, dict]]
     train: Callable[[jax.Array], dict]
+    step_unit = "env_steps"
+    log_fields = ("episode_return", *LOSS_METRICS)
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.config.batch_size
+
+    def summary(self, metrics: dict[str, Any]) -> dict[str, float]:
+        """Means over a chunk's updates; the episode return over updates in which episodes ended."""
+        ran = np.asarray(metrics["episodes"]) > 0
+        out = {name: float(np.mean(metrics[name])) for name in LOSS_METRICS}
+        ret = np.asarray(metrics["episode_return"])
+        out["episode_return"] = float(np.mean(ret[ran])) if ran.any() else float("nan")
+        return out
+
+    def save(self, path: Any, runner: RunnerState, metadata: dict[str, Any], update: int) -> None:
+        """Checkpoint the policy (``metadata``: ``env_id`` and ``env_overrides``)."""
+        from training import checkpoint
+
+        checkpoint.save(path, self.config, metadata["env_id"], metadata["env_overrides"], runner.train_state.params,
+                        runner.obs_stats, update)
 
 
 def gae(rewards: jax.Array, values: jax.Array, dones: jax.Array, last_value: jax.Array, gamma: float,
@@ -155,8 +247,26 @@ def gae(rewards: jax.Array, values: jax.Array, dones: jax.Array, last_value: jax
     return advantages, advantages + values
 
 
-def _action_spec(env: Any, params: Any) -> tuple[int, bool]:
-    space = env.action_space(params)
+def ppo_loss(network: ActorCritic, net_params: Any, obs: jax.Array, action: jax.Array, old_log_prob: jax.Array,
+             old_value: jax.Array, adv: jax.Array, targets: jax.Array, clip_eps: float, vf_coef: float,
+             ent_coef: float) -> tuple[jax.Array, dict]:
+    """The clipped PPO objective on a minibatch (advantages normalised within it), with a clipped
+    value loss and an entropy bonus; returns the loss and its parts."""
+    dist, value = network.apply(net_params, obs)
+    log_prob = dist.log_prob(action)
+    value_clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
+    value_loss = 0.5 * jnp.maximum(jnp.square(value - targets), jnp.square(value_clipped - targets)).mean()
+    ratio = jnp.exp(log_prob - old_log_prob)
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    actor_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps) * adv).mean()
+    entropy = dist.entropy().mean()
+    total = actor_loss + vf_coef * value_loss - ent_coef * entropy
+    approx_kl = ((ratio - 1) - jnp.log(ratio)).mean()
+    return total, {"value_loss": value_loss, "actor_loss": actor_loss, "entropy": entropy, "approx_kl": approx_kl}
+
+
+def space_spec(space: Any) -> tuple[int, bool]:
+    """(action size or number of categories, discrete?) of a ``Discrete`` or ``Box`` space."""
     if isinstance(space, spaces.Discrete):
         return int(space.n), True
     if isinstance(space, spaces.Box):
@@ -164,10 +274,10 @@ def _action_spec(env: Any, params: Any) -> tuple[int, bool]:
     raise ValueError(f"action space {space!r} is not supported: use Discrete or Box")
 
 
-def action_map(config: PPOConfig, env: Any, params: Any) -> Callable[[jax.Array], jax.Array]:
-    """From the policy's sample to the env's action: the sigmoid squash onto a finite Box, or identity."""
-    space = env.action_space(params)
-    if not (config.squash_actions and isinstance(space, spaces.Box)):
+def space_action_map(space: Any, squash: bool) -> Callable[[jax.Array], jax.Array]:
+    """From the policy's sample to an action of ``space``: with ``squash``, a Box action is
+    ``low + (high - low) * sigmoid(u)`` (finite bounds needed); otherwise the sample as it is."""
+    if not (squash and isinstance(space, spaces.Box)):
         return lambda u: u
     low, high = jnp.asarray(space.low, jnp.float32), jnp.asarray(space.high, jnp.float32)
     if not bool(jnp.all(jnp.isfinite(low) & jnp.isfinite(high))):
@@ -175,10 +285,20 @@ def action_map(config: PPOConfig, env: Any, params: Any) -> Callable[[jax.Array]
     return lambda u: low + (high - low) * jax.nn.sigmoid(u)
 
 
+def space_network(space: Any, hidden_sizes: tuple[int, ...], activation: str, init_log_std: float) -> ActorCritic:
+    """The actor-critic whose head fits ``space``."""
+    action_dim, discrete = space_spec(space)
+    return ActorCritic(action_dim, discrete, tuple(hidden_sizes), activation, init_log_std)
+
+
+def action_map(config: PPOConfig, env: Any, params: Any) -> Callable[[jax.Array], jax.Array]:
+    """From the policy's sample to the env's action: the sigmoid squash onto a finite Box, or identity."""
+    return space_action_map(env.action_space(params), config.squash_actions)
+
+
 def make_network(config: PPOConfig, env: Any, params: Any) -> ActorCritic:
     """The actor-critic for ``env``'s action space."""
-    action_dim, discrete = _action_spec(env, params)
-    return ActorCritic(action_dim, discrete, tuple(config.hidden_sizes), config.activation, config.init_log_std)
+    return space_network(env.action_space(params), config.hidden_sizes, config.activation, config.init_log_std)
 
 
 def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
@@ -189,14 +309,7 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
     to_env = action_map(config, env, env_params)
     obs_shape = env.observation_space(env_params).shape
     num_updates = config.num_updates
-    steps_per_update = config.update_epochs * config.num_minibatches
-
-    def schedule(count: jax.Array) -> jax.Array:
-        done = jnp.minimum(count // steps_per_update, num_updates)
-        frac = 1.0 - done / num_updates if config.anneal_lr else 1.0
-        return config.learning_rate * frac
-
-    tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(schedule, eps=1e-5))
+    tx = optimizer(config, num_updates)
     vmap_reset = jax.vmap(env.reset, in_axes=(0, None))
     vmap_step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
@@ -241,17 +354,8 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
 
     def loss_fn(net_params: Any, batch: tuple) -> tuple[jax.Array, dict]:
         traj, adv, targets = batch
-        dist, value = network.apply(net_params, traj.obs)
-        log_prob = dist.log_prob(traj.action)
-        value_clipped = traj.value + jnp.clip(value - traj.value, -config.clip_eps, config.clip_eps)
-        value_loss = 0.5 * jnp.maximum(jnp.square(value - targets), jnp.square(value_clipped - targets)).mean()
-        ratio = jnp.exp(log_prob - traj.log_prob)
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        actor_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - config.clip_eps, 1 + config.clip_eps) * adv).mean()
-        entropy = dist.entropy().mean()
-        total = actor_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-        approx_kl = ((ratio - 1) - jnp.log(ratio)).mean()
-        return total, {"value_loss": value_loss, "actor_loss": actor_loss, "entropy": entropy, "approx_kl": approx_kl}
+        return ppo_loss(network, net_params, traj.obs, traj.action, traj.log_prob, traj.value, adv, targets,
+                        config.clip_eps, config.vf_coef, config.ent_coef)
 
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         runner, traj = jax.lax.scan(env_step, runner, None, config.num_steps)
@@ -264,23 +368,8 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
         # trajectories, so a shuffle permutes num_envs rows rather than the whole batch.
         by_env = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), (traj, adv, targets))
 
-        def epoch(carry, _):
-            train_state, key = carry
-            key, perm_key = jax.random.split(key)
-            perm = jax.random.permutation(perm_key, config.num_envs)
-            shuffled = jax.tree.map(
-                lambda x: jnp.take(x, perm, axis=0).reshape((config.num_minibatches, -1) + x.shape[2:]), by_env
-            )
-
-            def minibatch(train_state, batch):
-                grads, info = jax.grad(loss_fn, has_aux=True)(train_state.params, batch)
-                return train_state.apply_gradients(grads=grads), info
-
-            train_state, info = jax.lax.scan(minibatch, train_state, shuffled)
-            return (train_state, key), info
-
         key, epoch_key = jax.random.split(runner.key)
-        (train_state, _), info = jax.lax.scan(epoch, (runner.train_state, epoch_key), None, config.update_epochs)
+        train_state, info = ppo_epochs(runner.train_state, by_env, loss_fn, epoch_key, config)
         runner = runner.replace(train_state=train_state, key=key, update=runner.update + 1)
         episodes = traj.done.sum()
         metrics = {name: value.mean() for name, value in info.items()}
@@ -288,21 +377,7 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
         metrics["episode_return"] = jnp.where(traj.done, traj.episode_return, 0.0).sum() / jnp.maximum(episodes, 1)
         return runner, metrics
 
-    def chunk(runner: RunnerState) -> tuple[RunnerState, dict]:
-        """``updates_per_chunk`` updates; those past ``num_updates`` are skipped."""
-
-        def body(runner, _):
-            def skip(r):
-                return r, jax.tree.map(jnp.zeros_like, jax.eval_shape(update, r)[1])
-
-            return jax.lax.cond(runner.update < num_updates, update, skip, runner)
-
-        return jax.lax.scan(body, runner, None, config.updates_per_chunk)
-
-    def train(key: jax.Array) -> dict:
-        runner, metrics = jax.lax.scan(lambda r, _: update(r), init(key), None, num_updates)
-        return {"runner": runner, "metrics": metrics}
-
+    chunk, train = chunk_and_train(init, update, num_updates, config.updates_per_chunk)
     return Trainer(config, env, env_params, network, init, update, chunk, train)
 
 
@@ -328,7 +403,3 @@ def trained_policy(trainer: Trainer, runner: RunnerState, deterministic: bool = 
     """The policy of a finished run."""
     return make_policy(trainer.config, trainer.env, trainer.env_params, runner.train_state.params,
                        runner.obs_stats, deterministic)
-
-
-def num_chunks(config: PPOConfig) -> int:
-    return math.ceil(config.num_updates / config.updates_per_chunk)

@@ -105,7 +105,7 @@ class OTCParams:
     p_buy: float = 0.5  # an uninformed flow client's probability of buying
     size_log_std: float = 0.5  # log-std of flow sizes
     eps_min: float = -0.9  # spread multiplier range (> -1)
-    eps_max: float = 4.0
+    eps_max: float = 1.0  # quotes at up to twice the ECN curve; the range centre is near 0 (the ECN price)
     skew_max: float = 2.0  # |eps_skew| bound
     inventory_scale: float = 10.0  # units; inventories are divided by it in observations
     lp_supertype: Supertype = dataclasses.field(default_factory=default_lp_supertype)

@@ -1,0 +1,122 @@
+"""Measuring what OTC agents do: batched episodes recorded round by round, with chosen agents'
+types pinned, and a learned family's response to one observation column.
+
+``record(env, params, policy, num_episodes, seed, pin)`` runs ``num_episodes`` episodes (one
+jitted, vmapped scan over rounds, the phases of a round unrolled) and returns numpy arrays with
+axes (episode, round, agent, ...):
+
+- ``lp_obs`` (E, R, n_lps, d_lp), ``lp_action`` (E, R, n_lps, n_tiers + 2): what each LP saw and
+  did in its phase (the action clipped to its space, as the env applies it);
+- ``lt_obs`` (E, R, n_lts, d_lt), ``lt_action`` (E, R, n_lts): the same for the RL clients, whose
+  observation holds this round's quotes;
+- ``lp_reward`` (E, R, n_lps), ``lt_reward`` (E, R, n_lts): the round's rewards (bp-units);
+- ``venue``, ``side``, ``size`` (E, R, n_clients): each client's trade (venue n_lps is the ECN,
+  n_lps + 1 no trade; side +1 buy, -1 sell, 0 none);
+- ``hedge`` (E, R, n_lps): units each LP traded on the ECN; ``inventory`` (E, R, n_lps) after it;
+- ``lt_executed``, ``lt_target`` (E, n_lts): each RL client's signed units executed over the
+  episode and its target; ``lp_types`` (E, n_lps, F), ``lt_types`` (E, n_lts, F');
+- the episode metrics (``jaxmarket.otc.metrics``), each with a leading episode axis.
+
+Episodes share their keys across calls with the same ``seed``: two policies recorded with the
+same seed face the same types, connections, tiers, flow and prices (as long as the policies do not
+change them), which makes paired comparisons.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmarket.core.evaluate import Policy
+from jaxmarket.envs.otc import OTC
+from jaxmarket.otc import market
+from jaxmarket.otc.types import LP_TYPE_FIELDS, LT_TYPE_FIELDS
+
+Pin = dict[str, dict[str, float]]
+"""``{family: {type field: value}}``: types set for the pinned agents after each reset."""
+
+FIELDS = {"lp": LP_TYPE_FIELDS, "lt": LT_TYPE_FIELDS}
+
+
+def pin_types(state: market.OTCState, pin: Pin, agents: dict[str, int | None]) -> market.OTCState:
+    """``state`` with ``pin``'s type fields set for the first ``agents[family]`` agents of each
+    family (all of them for ``None``)."""
+    types = {"lp": state.lp_types, "lt": state.lt_types}
+    for family, fields in pin.items():
+        for field, value in fields.items():
+            col = FIELDS[family].index(field)
+            n = agents.get(family)
+            rows = slice(None) if n is None else slice(0, n)
+            types[family] = types[family].at[rows, col].set(value)
+    return state.replace(lp_types=types["lp"], lt_types=types["lt"])
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 3, 4, 6))
+def _record(env: OTC, policy: Policy, params: Any, num_episodes: int, n_rounds: int, key: jax.Array, pin_items: tuple,
+            values: jax.Array) -> dict:
+    pin: Pin = {}
+    agents: dict[str, int | None] = {}
+    for (family, field, n), value in zip(pin_items, values):
+        pin.setdefault(family, {})[field] = value
+        agents[family] = n
+    n_phases = env.config.n_phases
+    lp_space = env.action_space("lp", params)
+
+    def episode(key):
+        reset_key, key = jax.random.split(key)
+        _, state = env.reset_env(reset_key, params)
+        state = pin_types(state, pin, agents)
+        obs = env.observe(state, params)
+
+        def one_round(carry, keys):
+            obs, state = carry
+            seen = {}
+            for phase in range(n_phases):
+                act_key, env_key = jax.random.split(keys[phase])
+                actions = policy(act_key, obs, state, params)
+                for f in env.turn_order[phase]:
+                    seen[f] = (obs[f], actions[f])
+                obs, state, rewards, _, info = env.step_env(env_key, state, actions, params)
+            trades = info["trades"]
+            row = {
+                "lp_obs": seen["lp"][0], "lp_action": jnp.clip(seen["lp"][1], lp_space.low, lp_space.high),
+                "lt_obs": seen["lt"][0], "lt_action": jnp.asarray(seen["lt"][1]).reshape(env.config.n_lts),
+                "lp_reward": rewards["lp"], "lt_reward": rewards["lt"], "venue": trades["venue"],
+                "side": trades["side"], "size": trades["size"], "hedge": trades["hedge"],
+                "inventory": state.lp_inventory,
+            }
+            return (obs, state), row
+
+        keys = jax.random.split(key, n_rounds * n_phases).reshape(n_rounds, n_phases, -1)
+        (_, final), rows = jax.lax.scan(one_round, (obs, state), keys)
+        n_lts = env.config.n_lts
+        target = final.lt_types[:n_lts, LT_TYPE_FIELDS.index("target")]
+        return {**rows, **env.episode_metrics(final, params), "lt_executed": final.lt_executed[:n_lts],
+                "lt_target": target, "lp_types": final.lp_types, "lt_types": final.lt_types[:n_lts]}
+
+    return jax.vmap(episode)(jax.random.split(key, num_episodes))
+
+
+def record(env: OTC, params: Any, policy: Policy, num_episodes: int = 256, seed: int = 0,
+           pin: Pin | None = None, agents: dict[str, int | None] | None = None) -> dict[str, np.ndarray]:
+    """Record ``num_episodes`` episodes of ``policy`` (see the module docstring). ``pin`` sets type
+    fields of the first ``agents[family]`` agents (default: all of the family) after each reset."""
+    env.check_params(params)
+    pin, agents = pin or {}, agents or {}
+    items = tuple((f, field, agents.get(f)) for f, fields in sorted(pin.items()) for field in sorted(fields))
+    values = jnp.asarray([pin[f][field] for f, field, _ in items], jnp.float32)
+    out = _record(env, policy, params, num_episodes, int(params.n_rounds), jax.random.PRNGKey(seed), items, values)
+    return jax.tree.map(np.asarray, out)
+
+
+def response(act: Any, obs: np.ndarray, column: int, values: np.ndarray) -> np.ndarray:
+    """Actions ``act(obs)`` with ``obs[..., column]`` set to each of ``values``: an array
+    (len(values), *obs.shape[:-1], action...) — a learned family's response to one feature or
+    type field, everything else as observed."""
+    obs = jnp.asarray(obs, jnp.float32)
+    batched = jax.jit(jax.vmap(lambda v: act(obs.at[..., column].set(v))))
+    return np.asarray(batched(jnp.asarray(values, jnp.float32)))
