@@ -1,4 +1,4 @@
-"""The learned OTC behaviours, each claim in the direction the seed papers report, on small CPU runs
+"""The learned OTC behaviours, each claim in the direction the multi-agent OTC studies report, on small CPU runs
 of the experiments (``training.experiments``): one market trained for the LP claims, one for the
 clients. Run with ``--dist loadgroup`` so each market trains once."""
 

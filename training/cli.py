@@ -121,8 +121,8 @@ def _train_otc(args: argparse.Namespace) -> None:
         raise SystemExit("--phi, --alpha and --total-timesteps do not apply to otc: use --total-rounds and --set FIELD=VALUE")
     overrides = _overrides(args.set)
     roles = {"lp": args.lp, "lt": args.lt}
-    fields = {"total_rounds": args.total_rounds or otc_train.PPO_CONFIG.total_rounds}
-    if args.num_envs:
+    fields = {"total_rounds": otc_train.PPO_CONFIG.total_rounds if args.total_rounds is None else args.total_rounds}
+    if args.num_envs is not None:
         fields["num_envs"] = args.num_envs
     trainer = otc_train.build(dataclasses.replace(otc_train.PPO_CONFIG, **fields), args.preset, overrides, roles)
     config, env = trainer.config, trainer.env
@@ -135,8 +135,9 @@ def _train_otc(args: argparse.Namespace) -> None:
     wall = time.perf_counter() - start
     print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} agent-steps/s after compiling); "
           f"checkpoint: {Path(args.out) / 'final'}")
+    episodes = otc_evaluate.DEFAULT_EPISODES if args.episodes is None else args.episodes
     table = otc_evaluate.format_table(otc_evaluate.sweep(trainer, trained_multi_agent_policy(trainer, runner), {},
-                                                         args.episodes, args.eval_seed))
+                                                         episodes, args.eval_seed))
     print(table)
     (Path(args.out) / "evaluation.md").write_text(f"{table}\n\nTraining: {rows[-1]['agent_steps']:,.0f} agent-steps in "
                                                   f"{wall:.1f} s wall on {jax.devices()[0].platform}.\n")
@@ -150,7 +151,8 @@ def _train_execution(args: argparse.Namespace) -> None:
     config = ex.config_with(total_timesteps=args.total_timesteps, num_envs=args.num_envs)
     policy, last, wall = _train_ppo(args, ex.ENV_ID, config, overrides)
     policies = {"PPO (learned)": policy, **ex.baselines()}
-    table = ex.format_table(ex.compare(policies, overrides, args.episodes, args.eval_seed), args.episodes)
+    episodes = ex.EVAL_EPISODES if args.episodes is None else args.episodes
+    table = ex.format_table(ex.compare(policies, overrides, episodes, args.eval_seed), episodes)
     print(table)
     out = Path(args.out)
     (out / "comparison.md").write_text(f"{table}\n\nTraining: {last['env_steps']:,.0f} env steps in {wall:.1f} s "
@@ -293,15 +295,19 @@ def parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train PPO on an environment")
     train.add_argument("task", choices=["market-making", "execution", "otc"])
     _train_args(train, None)
-    train.add_argument("--episodes", type=int, default=ex.EVAL_EPISODES, help="evaluation episodes (execution, otc)")
+    train.add_argument("--episodes", type=int, default=None,
+                       help=f"evaluation episodes (default {ex.EVAL_EPISODES:,} for execution, "
+                            f"{otc_evaluate.DEFAULT_EPISODES} for otc)")
     train.add_argument("--eval-seed", type=int, default=1)
     train.add_argument("--total-rounds", type=int, default=None,
                        help=f"otc: env rounds of training (default {otc_train.PPO_CONFIG.total_rounds:,})")
-    train.add_argument("--lp", choices=otc_train.ROLES, default=otc_train.LEARN, help="otc: the LPs learn, or play the heuristic dealer")
+    train.add_argument("--lp", choices=otc_train.ROLES, default=otc_train.LEARN,
+                       help="otc: the LPs learn (default), play the heuristic dealer, or act at random")
     train.add_argument("--lt", choices=otc_train.ROLES, default=otc_train.LEARN,
-                       help="otc: the RL clients learn, or play cheapest-quote")
+                       help="otc: the RL clients learn (default), play cheapest-quote, or act at random")
     train.add_argument("--preset", choices=list(otc_train.PRESETS), default="market",
-                       help="otc: market (wide type ranges, the experiments' market; default) or default (OTC-v0 as it is)")
+                       help="otc: market (wide type ranges, the experiments' market; default), clients or schedule "
+                            "(the client experiment's markets), default (OTC-v0 as it is)")
     train.set_defaults(func=cmd_train)
     evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint and the analytic policies")
     evaluate.add_argument("--checkpoint", default=None, help="a directory written by training (…/final)")

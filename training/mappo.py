@@ -169,15 +169,16 @@ class Trainer:
         return sum(self.env.num_agents[f] for f in self.learned)
 
     def summary(self, metrics: dict[str, Any]) -> dict[str, float]:
-        """Means over a chunk's updates: each family's loss terms and its per-agent episode return
-        (over updates in which episodes ended)."""
-        ran = np.asarray(metrics["episodes"]) > 0
+        """Means over a chunk's updates that ran: each family's loss terms and its per-agent episode
+        return (over updates in which episodes ended)."""
+        ran = np.asarray(metrics["ran"]) > 0  # skipped updates past num_updates report zeros
+        ended = ran & (np.asarray(metrics["episodes"]) > 0)
         out = {}
         for family in self.learned:
             for name in LOSS_METRICS:
-                out[f"{family}_{name}"] = float(np.mean(metrics[f"{family}_{name}"]))
+                out[f"{family}_{name}"] = float(np.mean(np.asarray(metrics[f"{family}_{name}"])[ran]))
             ret = np.asarray(metrics[f"{family}_episode_return"])
-            out[f"{family}_episode_return"] = float(np.mean(ret[ran])) if ran.any() else float("nan")
+            out[f"{family}_episode_return"] = float(np.mean(ret[ended])) if ended.any() else float("nan")
         return out
 
     @property
@@ -249,7 +250,7 @@ def make_trainer(
         obs, env_state = runner.obs, runner.env_state
         taken: dict[str, tuple] = {}
         rewards = {f: jnp.zeros((n_envs, n_agents[f]), jnp.float32) for f in env.families}
-        terminated = None
+        done = jnp.zeros((n_envs,), bool)
         for phase, acting in enumerate(env.turn_order):
             act_key, step_key = phase_keys[2 * phase], phase_keys[2 * phase + 1]
             actions = dict(placeholders)
@@ -267,7 +268,7 @@ def make_trainer(
                     actions[f] = jax.vmap(fixed[f], (0, 0, None))(keys, obs[f], env_params)
             obs, env_state, reward, terminated, _, _ = venv.step(step_key, env_state, actions, env_params)
             rewards = {f: rewards[f] + reward[f].astype(jnp.float32) for f in env.families}
-        done = episode_done(terminated)  # (num_envs,)
+            done = done | episode_done(terminated)  # (num_envs,): ended in this round
         families, transitions = {}, {}
         for f in learned:
             fam = runner.families[f]
@@ -318,6 +319,7 @@ def make_trainer(
             families[f], family_metrics = update_family(f, runner.families[f], traj[f], runner.obs[f], f_key)
             metrics.update(family_metrics)
         metrics["episodes"] = traj[learned[0]].done[:, :, 0].sum()
+        metrics["ran"] = jnp.array(1, jnp.int32)
         return runner.replace(families=families, key=key, update=runner.update + 1), metrics
 
     chunk, train = chunk_and_train(init, update, num_updates, config.updates_per_chunk)

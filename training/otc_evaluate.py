@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from jaxmarket.baselines.dealer import heuristic_policy
-from jaxmarket.core.validation import check_choice
-from training.otc_probe import FIELDS, record
+from jaxmarket.core.validation import check_choice, check_range
+from training.otc_probe import BOUNDS, FIELDS, record
 
 Grid = dict[str, list[float]]
 DEFAULT_EPISODES = 256
@@ -36,6 +36,7 @@ def parse_grid(items: list[str]) -> Grid:
             grid[name] = [float(v) for v in values.split(",")]
         except ValueError:
             raise ValueError(f"--grid {item!r}: values must be numbers separated by commas") from None
+        check_range(f"grid {name}", grid[name], *BOUNDS[family][field])
     return grid
 
 

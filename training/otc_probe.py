@@ -7,8 +7,8 @@ axes (episode, round, agent, ...):
 
 - ``lp_obs`` (E, R, n_lps, d_lp), ``lp_action`` (E, R, n_lps, n_tiers + 2): what each LP saw and
   did in its phase (the action clipped to its space, as the env applies it);
-- ``lt_obs`` (E, R, n_lts, d_lt), ``lt_action`` (E, R, n_lts): the same for the RL clients, whose
-  observation holds this round's quotes;
+- ``lt_obs`` (E, R, n_lts, d_lt), ``lt_action`` (E, R, n_lts): the same for the RL clients (whose
+  observation holds this round's quotes when they act after the LPs, as in a Stackelberg round);
 - ``lp_reward`` (E, R, n_lps), ``lt_reward`` (E, R, n_lts): the round's rewards (bp-units);
 - ``venue``, ``side``, ``size`` (E, R, n_clients): each client's trade (venue n_lps is the ECN,
   n_lps + 1 no trade; side +1 buy, -1 sell, 0 none);
@@ -34,24 +34,24 @@ import numpy as np
 from jaxmarket.core.evaluate import Policy
 from jaxmarket.envs.otc import OTC
 from jaxmarket.otc import market
-from jaxmarket.otc.types import LP_TYPE_FIELDS, LT_TYPE_FIELDS
+from jaxmarket.core.validation import check_choice, check_int, check_range
+from jaxmarket.otc.types import LP_TYPE_BOUNDS, LP_TYPE_FIELDS, LT_TYPE_BOUNDS, LT_TYPE_FIELDS
 
 Pin = dict[str, dict[str, float]]
 """``{family: {type field: value}}``: types set for the pinned agents after each reset."""
 
 FIELDS = {"lp": LP_TYPE_FIELDS, "lt": LT_TYPE_FIELDS}
+BOUNDS = {"lp": LP_TYPE_BOUNDS, "lt": LT_TYPE_BOUNDS}
 
 
-def pin_types(state: market.OTCState, pin: Pin, agents: dict[str, int | None]) -> market.OTCState:
+def pin_types(state: market.OTCState, pin: Pin, agents: dict[str, int]) -> market.OTCState:
     """``state`` with ``pin``'s type fields set for the first ``agents[family]`` agents of each
-    family (all of them for ``None``)."""
+    family (for clients: RL clients only, never the flow clients that follow them)."""
     types = {"lp": state.lp_types, "lt": state.lt_types}
     for family, fields in pin.items():
         for field, value in fields.items():
             col = FIELDS[family].index(field)
-            n = agents.get(family)
-            rows = slice(None) if n is None else slice(0, n)
-            types[family] = types[family].at[rows, col].set(value)
+            types[family] = types[family].at[: agents[family], col].set(value)
     return state.replace(lp_types=types["lp"], lt_types=types["lt"])
 
 
@@ -59,7 +59,7 @@ def pin_types(state: market.OTCState, pin: Pin, agents: dict[str, int | None]) -
 def _record(env: OTC, policy: Policy, params: Any, num_episodes: int, n_rounds: int, key: jax.Array, pin_items: tuple,
             values: jax.Array) -> dict:
     pin: Pin = {}
-    agents: dict[str, int | None] = {}
+    agents: dict[str, int] = {}
     for (family, field, n), value in zip(pin_items, values):
         pin.setdefault(family, {})[field] = value
         agents[family] = n
@@ -104,10 +104,22 @@ def _record(env: OTC, policy: Policy, params: Any, num_episodes: int, n_rounds: 
 def record(env: OTC, params: Any, policy: Policy, num_episodes: int = 256, seed: int = 0,
            pin: Pin | None = None, agents: dict[str, int | None] | None = None) -> dict[str, np.ndarray]:
     """Record ``num_episodes`` episodes of ``policy`` (see the module docstring). ``pin`` sets type
-    fields of the first ``agents[family]`` agents (default: all of the family) after each reset."""
+    fields of the first ``agents[family]`` agents (default: all of the family's agents; for
+    clients, the RL clients) after each reset, to values inside the fields' bounds."""
     env.check_params(params)
+    check_int("num_episodes", num_episodes, 1)
     pin, agents = pin or {}, agents or {}
-    items = tuple((f, field, agents.get(f)) for f, fields in sorted(pin.items()) for field in sorted(fields))
+    counts = {}
+    for family, fields in pin.items():
+        check_choice("pin family", family, tuple(FIELDS))
+        n_agents = env.num_agents[family]
+        n = agents.get(family)
+        counts[family] = n_agents if n is None else n
+        check_int(f"agents[{family!r}]", counts[family], 1, n_agents)
+        for field, value in fields.items():
+            check_choice(f"pin field of {family}", field, FIELDS[family])
+            check_range(f"{family}.{field}", value, *BOUNDS[family][field])
+    items = tuple((f, field, counts[f]) for f, fields in sorted(pin.items()) for field in sorted(fields))
     values = jnp.asarray([pin[f][field] for f, field, _ in items], jnp.float32)
     out = _record(env, policy, params, num_episodes, int(params.n_rounds), jax.random.PRNGKey(seed), items, values)
     return jax.tree.map(np.asarray, out)

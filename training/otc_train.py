@@ -46,7 +46,7 @@ CLIENT_GAMMA_MAX = 0.1
 CLIENT_ALPHA = (2.0, 6.0)  # bp-units of PnL weigh less than units of schedule gap; this evens them
 
 PPO_CONFIG = MAPPOConfig(num_envs=512, num_rounds=32, total_rounds=4_000_000, num_minibatches=4)
-"""The preset used by ``jaxmarket train otc`` (about 2 minutes on a 2-core CPU)."""
+"""The preset used by ``jaxmarket train otc`` (about 2.5 minutes on a 2-core CPU)."""
 
 
 def market_lp_supertype() -> Supertype:
@@ -84,7 +84,10 @@ PRESETS = {
 def make_env(preset: str = "market", overrides: dict[str, Any] | None = None) -> tuple[OTC, Any]:
     """OTC-v0 and its parameters from a preset, with ``overrides`` (env options and param fields) on top."""
     check_choice("preset", preset, tuple(PRESETS))
-    return jm.make(ENV_ID, **{**PRESETS[preset](), **(overrides or {})})
+    overrides = dict(overrides or {})
+    if isinstance(overrides.get("turn_order"), list):  # from a checkpoint's JSON metadata
+        overrides["turn_order"] = tuple(tuple(phase) for phase in overrides["turn_order"])
+    return jm.make(ENV_ID, **{**PRESETS[preset](), **overrides})
 
 
 def fixed_policy(family: str, role: str, env: OTC) -> FixedPolicy:
@@ -131,7 +134,7 @@ def load(directory: Any, deterministic: bool = True) -> tuple[Trainer, Any, dict
     """``(trainer, policy, metadata)`` from a checkpoint of an OTC run; the policy plays every
     family (learned networks and fixed heuristics) for ``jaxmarket.evaluate``."""
     meta = checkpoint.read_metadata(directory)
-    if meta.get("env_id") != ENV_ID or "roles" not in meta:
+    if meta.get("env_id") != ENV_ID or not {"roles", "preset", "config", "env_overrides"} <= set(meta):
         raise ValueError(f"checkpoint = {str(directory)!r} is not a multi-agent {ENV_ID} run "
                          f"(env_id = {meta.get('env_id')!r}): give a directory written by 'jaxmarket train otc'")
     config = checkpoint.config_from(MAPPOConfig, meta["config"])

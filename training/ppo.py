@@ -211,11 +211,12 @@ class Trainer:
         return self.config.batch_size
 
     def summary(self, metrics: dict[str, Any]) -> dict[str, float]:
-        """Means over a chunk's updates; the episode return over updates in which episodes ended."""
-        ran = np.asarray(metrics["episodes"]) > 0
-        out = {name: float(np.mean(metrics[name])) for name in LOSS_METRICS}
+        """Means over a chunk's updates that ran; the episode return over those in which episodes ended."""
+        ran = np.asarray(metrics["ran"]) > 0  # skipped updates past num_updates report zeros
+        ended = ran & (np.asarray(metrics["episodes"]) > 0)
+        out = {name: float(np.mean(np.asarray(metrics[name])[ran])) for name in LOSS_METRICS}
         ret = np.asarray(metrics["episode_return"])
-        out["episode_return"] = float(np.mean(ret[ran])) if ran.any() else float("nan")
+        out["episode_return"] = float(np.mean(ret[ended])) if ended.any() else float("nan")
         return out
 
     def save(self, path: Any, runner: RunnerState, metadata: dict[str, Any], update: int) -> None:
@@ -374,6 +375,7 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
         episodes = traj.done.sum()
         metrics = {name: value.mean() for name, value in info.items()}
         metrics["episodes"] = episodes
+        metrics["ran"] = jnp.array(1, jnp.int32)
         metrics["episode_return"] = jnp.where(traj.done, traj.episode_return, 0.0).sum() / jnp.maximum(episodes, 1)
         return runner, metrics
 

@@ -83,7 +83,8 @@ def episode_stats(market: Market, rec: dict, episodes: int) -> dict[str, Any]:
     return {
         "trades_per_episode": t["traded"].sum() / (episodes * market.env.config.n_lts),
         "lp_share": t["at_lp"].sum() / n, "ecn_share": t["at_ecn"].sum() / n,
-        "lp_beats_ecn": t["beats"].sum() / max(int(t["at_lp"].sum()), 1), "lp_trades": int(t["at_lp"].sum()),
+        "lp_beats_ecn": t["beats"].sum() / t["at_lp"].sum() if t["at_lp"].any() else float("nan"),
+        "lp_trades": int(t["at_lp"].sum()),
         "mean_cost_bp": float(t["cost"][t["traded"]].mean()) if t["traded"].any() else float("nan"),
         "margin_bp": (t["cost"] - t["ecn"])[t["at_lp"]],
         "gap_median": float(np.median(gap)), "target": target[big], "executed": executed[big],
@@ -147,12 +148,12 @@ def main(argv: list[str] | None = None) -> None:
                    help="a checkpoint of the schedule-only population (preset 'schedule'); default: train it")
     args = p.parse_args(argv)
     start = time.perf_counter()
-    market = market_from(args, PRESET, {"lp": LP_ROLE})
+    market = market_from(args, PRESET, {"lp": LP_ROLE}, learned="lt")
     schedule = market_from(argparse.Namespace(**{**vars(args), "checkpoint": args.schedule_checkpoint}),
-                           SCHEDULE_PRESET, {"lp": LP_ROLE})
+                           SCHEDULE_PRESET, {"lp": LP_ROLE}, learned="lt")
     m = measure(market, schedule, args.episodes, args.eval_seed)
     rows = [[ROW_LABELS[k], float(r["trades_per_episode"]), f"{100 * r['lp_share']:.1f}%", f"{100 * r['ecn_share']:.1f}%",
-             f"{100 * r['lp_beats_ecn']:.1f}%", float(r["mean_cost_bp"]), f"{100 * r['gap_median']:.1f}%"]
+             f"{100 * r['lp_beats_ecn']:.1f}%" if r["lp_trades"] else "no dealer trades", float(r["mean_cost_bp"]), f"{100 * r['gap_median']:.1f}%"]
             for k, r in m.items() if k in ROW_LABELS]
     png = plot(m, f"{args.out}/clients.png", "Claim 4: PnL-driven and schedule-driven clients")
     market.train_wall_s += schedule.train_wall_s

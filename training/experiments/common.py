@@ -80,10 +80,15 @@ def train_market(total_rounds: int, seed: int, out_dir: str | Path | None = None
                   f"seed {seed}")
 
 
-def market_from(args: argparse.Namespace, preset: str = "market", roles: dict[str, str] | None = None) -> Market:
-    """The market of ``--checkpoint``, or one trained now on ``preset`` (saved to ``--market-dir``/``preset``)."""
+def market_from(args: argparse.Namespace, preset: str = "market", roles: dict[str, str] | None = None,
+                learned: str = "lp") -> Market:
+    """The market of ``--checkpoint`` (whose family ``learned`` must have been learned), or one
+    trained now on ``preset`` (saved to ``--market-dir``/``preset``)."""
     if args.checkpoint:
         trainer, _, meta = otc_train.load(args.checkpoint)
+        if learned not in trainer.learned:
+            raise ValueError(f"checkpoint = {args.checkpoint!r} has roles {meta['roles']}: this experiment needs "
+                             f"{learned!r} learned (train with --{learned} learn, e.g. --preset {preset})")
         net_params, obs_stats = trainer.restore(args.checkpoint)
         return Market(trainer, net_params, obs_stats, 0.0,
                       f"checkpoint {args.checkpoint} (preset {meta['preset']!r}, roles {meta['roles']}, {meta['update']} updates)")
@@ -102,9 +107,9 @@ def measured(doc: str, measure: Any, argv: list[str] | None) -> tuple[argparse.N
 def write_table(out: str | Path, name: str, title: str, header: list[str], rows: list[list[Any]],
                 notes: list[str]) -> tuple[Path, str]:
     """A markdown table (with a title and notes) written to ``out/name.md``; returns (path, text)."""
-    fmt = lambda v: f"{v:.3f}" if isinstance(v, (float, np.floating)) else str(v)  # noqa: E731
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    cell = lambda v: (f"{v:.3f}" if isinstance(v, (float, np.floating)) else str(v)).replace("|", "\\|")  # noqa: E731
+    lines = [f"### {title}", "", "| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     text = "\n".join(lines + [""] + notes) + "\n"
     path = Path(out) / f"{name}.md"
     path.parent.mkdir(parents=True, exist_ok=True)

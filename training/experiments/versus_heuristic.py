@@ -3,7 +3,7 @@ hedging; ``jaxmarket.baselines.dealer``) on their own reward, on the same types 
 
 Two evaluations with the same seed, hence the same LP and client types, connections, tiers, flow
 and price path: the LP family played by the learned policy, then by the heuristic; the RL clients
-play their learned policy in both. Each LP's episode reward is compared pairwise.
+play the market's client policy (learned, or its fixed stand-in) in both. Each LP's episode reward is compared pairwise.
 
     python -m training.experiments.versus_heuristic [--checkpoint runs/otc/final] [--out runs/experiments]
 """
@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     table, text = write_table(
         args.out, "versus_heuristic", "LP episode reward, learned against heuristic dealers (same types and seeds)",
         ["LP types", "learned", "heuristic", "learned − heuristic (± s.e.)"], rows,
-        [f"{args.episodes} episodes (seed {args.eval_seed}), RL clients learned in both; learned ahead in "
+        [f"{args.episodes} episodes (seed {args.eval_seed}), the RL clients playing the market's client policy "
+         f"({'learned' if 'lt' in market.trainer.learned else 'fixed'}) in both; learned ahead in "
          f"{100 * m['wins']:.1f}% of LP-episodes.",
          "Mean per LP: " + "; ".join(f"{name}: share {100 * v['market_share']:.1f}%, PnL {v['lp_pnl']:.1f}, hedged "
                                      f"{v['hedge_volume']:.1f} units" for name, v in met.items()),
