@@ -30,7 +30,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 from flax.training.train_state import TrainState
 
@@ -40,7 +39,8 @@ from jaxmarket.core.wrappers import VecEnv
 from training.networks import ActorCritic
 from training.normalize import RunningStats
 from training.ppo import (
-    LOSS_METRICS, Hyperparameters, chunk_and_train, gae, optimizer, ppo_epochs, ppo_loss, space_action_map, space_network,
+    LOSS_METRICS, Hyperparameters, chunk_and_train, chunk_summary, gae, observe, optimizer, policy_actions, ppo_epochs,
+    ppo_loss, space_action_map, space_network,
 )
 
 FixedPolicy = Callable[[jax.Array, jax.Array, Any], jax.Array]
@@ -171,15 +171,8 @@ class Trainer:
     def summary(self, metrics: dict[str, Any]) -> dict[str, float]:
         """Means over a chunk's updates that ran: each family's loss terms and its per-agent episode
         return (over updates in which episodes ended)."""
-        ran = np.asarray(metrics["ran"]) > 0  # skipped updates past num_updates report zeros
-        ended = ran & (np.asarray(metrics["episodes"]) > 0)
-        out = {}
-        for family in self.learned:
-            for name in LOSS_METRICS:
-                out[f"{family}_{name}"] = float(np.mean(np.asarray(metrics[f"{family}_{name}"])[ran]))
-            ret = np.asarray(metrics[f"{family}_episode_return"])
-            out[f"{family}_episode_return"] = float(np.mean(ret[ended])) if ended.any() else float("nan")
-        return out
+        losses = tuple(f"{f}_{name}" for f in self.learned for name in LOSS_METRICS)
+        return chunk_summary(metrics, losses, tuple(f"{f}_episode_return" for f in self.learned))
 
     @property
     def log_fields(self) -> tuple[str, ...]:
@@ -241,9 +234,6 @@ def make_trainer(
         obs, env_state = venv.reset(reset_key, env_params)
         return RunnerState(families, env_state, obs, key, jnp.array(0, jnp.int32))
 
-    def observe(fam: FamilyState, obs: jax.Array) -> jax.Array:
-        return fam.obs_stats.normalize(obs, config.obs_clip) if config.normalize_obs else obs.astype(jnp.float32)
-
     def round_step(runner: RunnerState, _: Any) -> tuple[RunnerState, dict[str, Transition]]:
         """One round: every phase in turn, each family acting on its observation at its phase."""
         key, *phase_keys = jax.random.split(runner.key, 1 + 2 * len(env.turn_order))
@@ -258,7 +248,7 @@ def make_trainer(
                 if n_agents[f] == 0:
                     continue
                 if f in learned:
-                    norm = observe(runner.families[f], obs[f])
+                    norm = observe(config, runner.families[f].obs_stats, obs[f])
                     dist, value = networks[f].apply(runner.families[f].train_state.params, norm)
                     u = dist.sample(seed=f_key)
                     taken[f] = (norm, obs[f], u, dist.log_prob(u), value)
@@ -287,7 +277,7 @@ def make_trainer(
         return runner.replace(families=families, env_state=env_state, obs=obs, key=key), transitions
 
     def update_family(f: str, fam: FamilyState, traj: Transition, last_obs: jax.Array, key: jax.Array):
-        _, last_value = networks[f].apply(fam.train_state.params, observe(fam, last_obs))
+        _, last_value = networks[f].apply(fam.train_state.params, observe(config, fam.obs_stats, last_obs))
         adv, targets = gae(traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda)
         if config.normalize_obs:
             fam = fam.replace(obs_stats=fam.obs_stats.update(traj.raw_obs))
@@ -330,10 +320,8 @@ def family_actions(trainer: Trainer, family: str, net_params: Any, obs_stats: Ru
                    key: jax.Array | None = None, deterministic: bool = True) -> jax.Array:
     """A learned family's env actions (..., action) for raw observations (..., d): the mode of its
     policy (squashed for Box actions) if ``deterministic``, else a sample drawn with ``key``."""
-    config = trainer.config
-    x = obs_stats.normalize(obs, config.obs_clip) if config.normalize_obs else obs
-    dist, _ = trainer.networks[family].apply(net_params, x)
-    return trainer.to_env[family](dist.mode() if deterministic else dist.sample(seed=key))
+    return policy_actions(trainer.networks[family], trainer.to_env[family], trainer.config, net_params, obs_stats, obs,
+                          key, deterministic)
 
 
 def make_policy(

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -58,26 +59,48 @@ def round_quotes(state: market.OTCState, params: market.OTCParams) -> tuple[jax.
     return bid[:, 0], ask[:, 0]
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 4))
-def _run(env: OTC, policy: Policy, key: jax.Array, params: market.OTCParams, n_rounds: int):
-    """One episode, a ``lax.scan`` over rounds (the phases of a round unrolled); no auto-reset."""
-    n_phases, n_lps = env.config.n_phases, env.config.n_lps
+def scan_rounds(env: OTC, params: market.OTCParams, policy: Policy, key: jax.Array, n_rounds: int,
+                row: Callable, prepare: Callable | None = None) -> tuple[dict, market.OTCState]:
+    """One episode of ``n_rounds`` rounds, a ``lax.scan`` over rounds with the phases of a round
+    unrolled (no auto-reset; keys as in the module docstring). ``prepare(state)`` may change the
+    fresh episode's state (observations are recomputed from it). Each round's row is
+    ``row(seen, start, end, rewards, info)``: ``seen`` maps each family to the (observation,
+    action) of its phase, ``start`` and ``end`` are the states before and after the round, and
+    ``rewards``, ``info`` those of its settling step. Returns (stacked rows, final state)."""
+    n_phases = env.config.n_phases
     reset_key, key = jax.random.split(key)
-    obs, state = env.reset_env(reset_key, params)
-    step_keys = jax.random.split(key, n_rounds * n_phases).reshape(n_rounds, n_phases, -1)
+    _, state = env.reset_env(reset_key, params)
+    if prepare is not None:
+        state = prepare(state)
+    obs = env.observe(state, params)
 
     def one_round(carry, keys):
-        obs, state = carry
+        obs, start = carry
+        state, seen = start, {}
         for phase in range(n_phases):  # reset and every round end in phase 0, so state.phase == phase
             act_key, env_key = jax.random.split(keys[phase])
             actions = policy(act_key, obs, state, params)
-            start = state
-            obs, state, rewards, _, step_info = env.step_env(env_key, state, actions, params)
+            seen.update({f: (obs[f], actions[f]) for f in env.turn_order[phase]})
+            obs, state, rewards, _, info = env.step_env(env_key, state, actions, params)
+        return (obs, state), row(seen, start, state, rewards, info)
+
+    keys = jax.random.split(key, n_rounds * n_phases).reshape(n_rounds, n_phases, -1)
+    (_, final), rows = jax.lax.scan(one_round, (obs, state), keys)
+    return rows, final
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 4))
+def _run(env: OTC, policy: Policy, key: jax.Array, params: market.OTCParams, n_rounds: int):
+    """One episode recorded for the plot (``scan_rounds``)."""
+    n_lps = env.config.n_lps
+
+    def row(seen, start, state, rewards, step_info):
+        del seen
         info = step_info["trades"]  # the last phase settles the round
         before = state.replace(price=start.price, s0=start.s0)  # the round's quotes, price and ECN spread
         bid, ask = round_quotes(before, params)
         at_lp = (info["venue"][None, :] == jnp.arange(n_lps)[:, None]).astype(jnp.float32)
-        row = {
+        return {
             "price": before.price,
             "price_end": state.price,
             "bid": bid,
@@ -91,9 +114,8 @@ def _run(env: OTC, policy: Policy, key: jax.Array, params: market.OTCParams, n_r
             "lp_reward": rewards["lp"],
             "lt_reward": rewards["lt"],
         }
-        return (obs, state), row
 
-    (_, state), rows = jax.lax.scan(one_round, (obs, state), step_keys)
+    rows, state = scan_rounds(env, params, policy, key, n_rounds, row)
     return rows, env.episode_metrics(state, params), state
 
 

@@ -17,7 +17,8 @@ axes (episode, round, agent, ...):
   episode and its target; ``lp_types`` (E, n_lps, F), ``lt_types`` (E, n_lts, F');
 - the episode metrics (``jaxmarket.otc.metrics``), each with a leading episode axis.
 
-Episodes share their keys across calls with the same ``seed``: two policies recorded with the
+The rounds are scanned by ``training.otc_episode.scan_rounds``. Episodes share their keys across
+calls with the same ``seed``: two policies recorded with the
 same seed face the same types, connections, tiers, flow and prices (as long as the policies do not
 change them), which makes paired comparisons.
 """
@@ -32,10 +33,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmarket.core.evaluate import Policy
+from jaxmarket.core.validation import check_choice, check_int, check_range
 from jaxmarket.envs.otc import OTC
 from jaxmarket.otc import market
-from jaxmarket.core.validation import check_choice, check_int, check_range
 from jaxmarket.otc.types import LP_TYPE_BOUNDS, LP_TYPE_FIELDS, LT_TYPE_BOUNDS, LT_TYPE_FIELDS
+from training.otc_episode import scan_rounds
 
 Pin = dict[str, dict[str, float]]
 """``{family: {type field: value}}``: types set for the pinned agents after each reset."""
@@ -63,36 +65,21 @@ def _record(env: OTC, policy: Policy, params: Any, num_episodes: int, n_rounds: 
     for (family, field, n), value in zip(pin_items, values):
         pin.setdefault(family, {})[field] = value
         agents[family] = n
-    n_phases = env.config.n_phases
     lp_space = env.action_space("lp", params)
 
+    def row(seen, start, state, rewards, info):
+        del start
+        trades = info["trades"]
+        return {
+            "lp_obs": seen["lp"][0], "lp_action": jnp.clip(seen["lp"][1], lp_space.low, lp_space.high),
+            "lt_obs": seen["lt"][0], "lt_action": jnp.asarray(seen["lt"][1]).reshape(env.config.n_lts),
+            "lp_reward": rewards["lp"], "lt_reward": rewards["lt"], "venue": trades["venue"],
+            "side": trades["side"], "size": trades["size"], "hedge": trades["hedge"],
+            "inventory": state.lp_inventory,
+        }
+
     def episode(key):
-        reset_key, key = jax.random.split(key)
-        _, state = env.reset_env(reset_key, params)
-        state = pin_types(state, pin, agents)
-        obs = env.observe(state, params)
-
-        def one_round(carry, keys):
-            obs, state = carry
-            seen = {}
-            for phase in range(n_phases):
-                act_key, env_key = jax.random.split(keys[phase])
-                actions = policy(act_key, obs, state, params)
-                for f in env.turn_order[phase]:
-                    seen[f] = (obs[f], actions[f])
-                obs, state, rewards, _, info = env.step_env(env_key, state, actions, params)
-            trades = info["trades"]
-            row = {
-                "lp_obs": seen["lp"][0], "lp_action": jnp.clip(seen["lp"][1], lp_space.low, lp_space.high),
-                "lt_obs": seen["lt"][0], "lt_action": jnp.asarray(seen["lt"][1]).reshape(env.config.n_lts),
-                "lp_reward": rewards["lp"], "lt_reward": rewards["lt"], "venue": trades["venue"],
-                "side": trades["side"], "size": trades["size"], "hedge": trades["hedge"],
-                "inventory": state.lp_inventory,
-            }
-            return (obs, state), row
-
-        keys = jax.random.split(key, n_rounds * n_phases).reshape(n_rounds, n_phases, -1)
-        (_, final), rows = jax.lax.scan(one_round, (obs, state), keys)
+        rows, final = scan_rounds(env, params, policy, key, n_rounds, row, lambda s: pin_types(s, pin, agents))
         n_lts = env.config.n_lts
         target = final.lt_types[:n_lts, LT_TYPE_FIELDS.index("target")]
         return {**rows, **env.episode_metrics(final, params), "lt_executed": final.lt_executed[:n_lts],

@@ -106,6 +106,31 @@ class PPOConfig(Hyperparameters):
         self.check_shared()
 
 
+def chunk_summary(metrics: dict[str, Any], loss_names: tuple[str, ...], return_names: tuple[str, ...]) -> dict[str, float]:
+    """A chunk's log row: the mean of each of ``loss_names`` over the updates that ran (skipped
+    updates past ``num_updates`` report zeros), and of each of ``return_names`` over those in
+    which episodes ended (NaN if none did)."""
+    ran = np.asarray(metrics["ran"]) > 0
+    ended = ran & (np.asarray(metrics["episodes"]) > 0)
+    out = {name: float(np.mean(np.asarray(metrics[name])[ran])) for name in loss_names}
+    for name in return_names:
+        out[name] = float(np.mean(np.asarray(metrics[name])[ended])) if ended.any() else float("nan")
+    return out
+
+
+def observe(config: Hyperparameters, stats: RunningStats, obs: jax.Array) -> jax.Array:
+    """What a network sees: observations normalised by ``stats`` and clipped, or as they are (float32)."""
+    return stats.normalize(obs, config.obs_clip) if config.normalize_obs else obs.astype(jnp.float32)
+
+
+def policy_actions(network: ActorCritic, to_env: Callable, config: Hyperparameters, net_params: Any,
+                   stats: RunningStats, obs: jax.Array, key: jax.Array | None, deterministic: bool) -> jax.Array:
+    """Env actions for raw observations: the policy's mode (the Gaussian mean, squashed for Box
+    actions; the most likely category) if ``deterministic``, else a sample drawn with ``key``."""
+    dist, _ = network.apply(net_params, observe(config, stats, obs))
+    return to_env(dist.mode() if deterministic else dist.sample(seed=key))
+
+
 def optimizer(config: Hyperparameters, num_updates: int) -> optax.GradientTransformation:
     """Adam after global-norm clipping, its learning rate annealed linearly to 0 over ``num_updates``
     (of ``update_epochs * num_minibatches`` steps each) if ``anneal_lr``."""
@@ -211,13 +236,8 @@ class Trainer:
         return self.config.batch_size
 
     def summary(self, metrics: dict[str, Any]) -> dict[str, float]:
-        """Means over a chunk's updates that ran; the episode return over those in which episodes ended."""
-        ran = np.asarray(metrics["ran"]) > 0  # skipped updates past num_updates report zeros
-        ended = ran & (np.asarray(metrics["episodes"]) > 0)
-        out = {name: float(np.mean(np.asarray(metrics[name])[ran])) for name in LOSS_METRICS}
-        ret = np.asarray(metrics["episode_return"])
-        out["episode_return"] = float(np.mean(ret[ended])) if ended.any() else float("nan")
-        return out
+        """The chunk's log row (``chunk_summary``)."""
+        return chunk_summary(metrics, LOSS_METRICS, ("episode_return",))
 
     def save(self, path: Any, runner: RunnerState, metadata: dict[str, Any], update: int) -> None:
         """Checkpoint the policy (``metadata``: ``env_id`` and ``env_overrides``)."""
@@ -325,12 +345,9 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
             jnp.array(0, jnp.int32),
         )
 
-    def observe(stats: RunningStats, obs: jax.Array) -> jax.Array:
-        return stats.normalize(obs, config.obs_clip) if config.normalize_obs else obs.astype(jnp.float32)
-
     def env_step(runner: RunnerState, _: Any) -> tuple[RunnerState, Transition]:
         key, act_key, step_key = jax.random.split(runner.key, 3)
-        obs = observe(runner.obs_stats, runner.obs)
+        obs = observe(config, runner.obs_stats, runner.obs)
         dist, value = network.apply(runner.train_state.params, obs)
         action = dist.sample(seed=act_key)
         log_prob = dist.log_prob(action)
@@ -360,7 +377,7 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
 
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         runner, traj = jax.lax.scan(env_step, runner, None, config.num_steps)
-        _, last_value = network.apply(runner.train_state.params, observe(runner.obs_stats, runner.obs))
+        _, last_value = network.apply(runner.train_state.params, observe(config, runner.obs_stats, runner.obs))
         adv, targets = gae(traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda)
         if config.normalize_obs:
             runner = runner.replace(obs_stats=runner.obs_stats.update(traj.raw_obs))
@@ -393,10 +410,7 @@ def make_policy(config: PPOConfig, env: Any, env_params: Any, net_params: Any, o
 
     def act(key: jax.Array, obs: jax.Array, state: Any, params: Any) -> jax.Array:
         del state, params
-        if config.normalize_obs:
-            obs = obs_stats.normalize(obs, config.obs_clip)
-        dist, _ = network.apply(net_params, obs)
-        return to_env(dist.mode() if deterministic else dist.sample(seed=key))
+        return policy_actions(network, to_env, config, net_params, obs_stats, obs, key, deterministic)
 
     return act
 
