@@ -21,7 +21,8 @@ def rollout_fn(env, params, num_envs: int, num_steps: int):
     """A jitted rollout of ``num_steps`` vmapped steps (auto-reset) with uniformly random actions."""
 
     def run(key):
-        obs, state = jax.vmap(env.reset, (0, None))(jax.random.split(key, num_envs), params)
+        reset_key, key = jax.random.split(key)
+        obs, state = jax.vmap(env.reset, (0, None))(jax.random.split(reset_key, num_envs), params)
 
         def body(state, step_key):
             action_key, env_key = jax.random.split(step_key)
@@ -46,7 +47,7 @@ def main() -> None:
         rates = {}
         for name, make in ENVS.items():
             env, params = make()
-            seconds = best_time(rollout_fn(env, params, num_envs, steps), jax.random.PRNGKey(0))
+            seconds = best_time(rollout_fn(env, params, num_envs, steps), jax.random.key(0))
             rates[name] = num_envs * steps / seconds
         report(what="env steps/s, random actions", num_envs=num_envs, steps_per_env=steps,
                market_making=round(rates["MarketMaking-AS-v0"]), cartpole=round(rates["CartPole-v1"]),

@@ -7,6 +7,11 @@ modifies and replaces of recent orders (some already gone, so some are rejected 
 
     python -m benchmarks.lob_throughput [--batches 1 16 256 1024 4096 16384 65536]
                                         [--capacities 64 128 256 512 1024] [--messages 2000000]
+                                        [--halts] [--no-cartpole]
+
+``--halts`` makes the books with ``halts=True`` (the same flow, no HALT messages): what the
+trading-halt option costs ordinary messages, since under ``vmap`` the uncross auction runs on
+every message. ``--batches`` and ``--capacities`` accept no values to skip either sweep.
 """
 
 from __future__ import annotations
@@ -50,11 +55,11 @@ def order_flow(key: jax.Array, num_messages: int) -> lob.Message:
                        new_order_id=ids + t, owner=jax.random.randint(keys[6], (t,), 0, 16))
 
 
-def book_fn(capacity: int):
+def book_fn(capacity: int, halts: bool = False):
     """Jitted: apply a ``(T, B)`` message array to ``B`` fresh books, reducing the results."""
 
     def run(msgs: lob.Message) -> jax.Array:
-        books = lob.empty(capacity, batch_shape=msgs.kind.shape[1:])
+        books = lob.empty(capacity, batch_shape=msgs.kind.shape[1:], halts=halts)
 
         def body(books, m):
             books, res = jax.vmap(lob.apply)(books, m)
@@ -67,35 +72,37 @@ def book_fn(capacity: int):
 
 
 def messages_for(num_books: int, steps: int) -> lob.Message:
-    streams = jax.vmap(order_flow, (0, None))(jax.random.split(jax.random.PRNGKey(0), num_books), steps)
+    streams = jax.vmap(order_flow, (0, None))(jax.random.split(jax.random.key(0), num_books), steps)
     return jax.tree.map(lambda x: jnp.asarray(x.T), streams)  # (T, B)
 
 
-def measure(num_books: int, capacity: int, total: int, cartpole: bool) -> None:
+def measure(num_books: int, capacity: int, total: int, cartpole: bool, halts: bool = False) -> None:
     steps = max(20, total // num_books)
     msgs = messages_for(num_books, steps)
-    seconds = best_time(book_fn(capacity), msgs)
+    seconds = best_time(book_fn(capacity, halts), msgs)
     rate = num_books * steps / seconds
     row = dict(what="lob messages/s, synthetic flow", num_books=num_books, capacity=capacity, messages_per_book=steps,
-               msgs_per_s=round(rate))
+               halts=halts, msgs_per_s=round(rate))
     if cartpole:
         env, params = gymnax.make("CartPole-v1")
-        cp = num_books * steps / best_time(rollout_fn(env, params, num_books, steps), jax.random.PRNGKey(0))
+        cp = num_books * steps / best_time(rollout_fn(env, params, num_books, steps), jax.random.key(0))
         row.update(cartpole_steps_per_s=round(cp), ratio_to_cartpole=round(rate / cp, 4))
     report(**row)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 256, 1024, 4096, 16384, 65536])
-    parser.add_argument("--capacities", type=int, nargs="+", default=[64, 128, 256, 512, 1024])
+    parser.add_argument("--batches", type=int, nargs="*", default=[1, 16, 256, 1024, 4096, 16384, 65536])
+    parser.add_argument("--capacities", type=int, nargs="*", default=[64, 128, 256, 512, 1024])
     parser.add_argument("--capacity-books", type=int, default=1024, help="books for the capacity sweep")
     parser.add_argument("--messages", type=int, default=2_000_000, help="messages per timed call (at least 20 per book)")
+    parser.add_argument("--halts", action="store_true", help="books with trading halts on (lob.empty(..., halts=True))")
+    parser.add_argument("--no-cartpole", action="store_true", help="skip the CartPole comparison of the batch sweep")
     args = parser.parse_args()
     for num_books in args.batches:
-        measure(num_books, DEFAULT_CAPACITY, args.messages, cartpole=True)
+        measure(num_books, DEFAULT_CAPACITY, args.messages, cartpole=not args.no_cartpole, halts=args.halts)
     for capacity in args.capacities:
-        measure(args.capacity_books, capacity, args.messages, cartpole=False)
+        measure(args.capacity_books, capacity, args.messages, cartpole=False, halts=args.halts)
 
 
 if __name__ == "__main__":

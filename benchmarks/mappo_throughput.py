@@ -38,8 +38,8 @@ def main() -> None:
             config = dataclasses.replace(otc_train.PPO_CONFIG, num_envs=num_envs, num_rounds=args.num_rounds,
                                          total_rounds=num_envs * args.num_rounds * args.updates)
             trainer = make_trainer(config, env, params)
-            train = jax.jit(trainer.train).lower(jax.random.PRNGKey(0)).compile()
-            seconds = best_time(train, jax.random.PRNGKey(0), repeats=args.repeats)
+            train = jax.jit(trainer.train).lower(jax.random.key(0)).compile()
+            seconds = best_time(train, jax.random.key(0), repeats=args.repeats)
             rounds = config.num_updates * config.batch_size
             report(what="MAPPO training agent-steps/s (OTC-v0, LPs and clients learning)", market=market,
                    n_lps=n_lps, n_lts=n_lts, num_envs=num_envs, rounds=rounds,

@@ -38,7 +38,8 @@ def otc_rollout(env, params, num_envs: int, num_steps: int, mode: str):
     step = jax.vmap(env.step, (0, 0, 0, None))
 
     def run(key):
-        _, state = venv.reset(key, params)
+        reset_key, key = jax.random.split(key)
+        _, state = venv.reset(reset_key, params)
 
         def body(state, step_key):
             action_key, env_key = jax.random.split(step_key)
@@ -67,12 +68,12 @@ def main() -> None:
         steps = max(4, min(args.steps, MAX_STEPS_PER_CALL // num_envs))
         row = {}
         if not args.no_cartpole:
-            seconds = best_time(rollout_fn(cartpole, cartpole_params, num_envs, steps), jax.random.PRNGKey(0))
+            seconds = best_time(rollout_fn(cartpole, cartpole_params, num_envs, steps), jax.random.key(0))
             row["cartpole"] = round(num_envs * steps / seconds)
         for size in args.sizes:
             env, params = jm.make("jaxmarket/OTC-v0", **SIZES[size])
             for mode in args.modes:
-                seconds = best_time(otc_rollout(env, params, num_envs, steps, mode), jax.random.PRNGKey(0))
+                seconds = best_time(otc_rollout(env, params, num_envs, steps, mode), jax.random.key(0))
                 row[f"{size}_{mode}"] = round(num_envs * steps / seconds)
         report(what="OTC-v0 env steps/s, random actions", num_envs=num_envs, steps_per_env=steps, **row)
 

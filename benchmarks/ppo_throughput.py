@@ -32,22 +32,22 @@ def main() -> None:
         config = mm.config_with(total_timesteps=args.total_timesteps, num_envs=num_envs)
         steps = config.num_updates * config.batch_size
         trainer = make_trainer(config, env, params)
-        train = jax.jit(trainer.train).lower(jax.random.PRNGKey(0)).compile()
-        seconds = best_time(train, jax.random.PRNGKey(0), repeats=args.repeats)
-        runner = train(jax.random.PRNGKey(0))["runner"]
+        train = jax.jit(trainer.train).lower(jax.random.key(0)).compile()
+        seconds = best_time(train, jax.random.key(0), repeats=args.repeats)
+        runner = train(jax.random.key(0))["runner"]
         value = policy_value(tabulate_policy(env, params, trained_policy(trainer, runner)), params)[0, params.max_inventory]
 
         # the loop times itself after compiling its chunk; best of the repeats, as for jit(train)
         loop_rate = max(
-            loop.run(trainer, jax.random.PRNGKey(0), metadata={"env_id": mm.ENV_ID, "env_overrides": mm.CRITERION}, progress=False)[1][-1][
+            loop.run(trainer, jax.random.key(0), metadata={"env_id": mm.ENV_ID, "env_overrides": mm.CRITERION}, progress=False)[1][-1][
                 "steps_per_s"]
             for _ in range(args.repeats)
         )
 
         cartpole, cartpole_params = gymnax.make("CartPole-v1")
         cp_config = dataclasses.replace(config, gamma=0.99, gae_lambda=0.95)
-        cp_train = jax.jit(make_trainer(cp_config, cartpole, cartpole_params).train).lower(jax.random.PRNGKey(0)).compile()
-        cp_seconds = best_time(cp_train, jax.random.PRNGKey(0), repeats=args.repeats)
+        cp_train = jax.jit(make_trainer(cp_config, cartpole, cartpole_params).train).lower(jax.random.key(0)).compile()
+        cp_seconds = best_time(cp_train, jax.random.key(0), repeats=args.repeats)
         report(what="PPO training env steps/s", num_envs=num_envs, env_steps=steps,
                market_making=round(steps / seconds), train_wall_s=round(seconds, 2),
                share_of_h00=round(value / h00, 4), loop_steps_per_s=round(loop_rate),

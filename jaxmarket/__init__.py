@@ -6,8 +6,8 @@
 """
 
 from jaxmarket import baselines, data, envs, lob, otc
-from jaxmarket.core import Environment, MultiAgentEnv, VecEnv, Policy, evaluate, make, random_policy, register, registered, spaces
+from jaxmarket.core import Environment, MultiAgentEnv, VecEnv, Policy, evaluate, make, check_key_reuse, random_policy, register, registered, seed_key, spaces
 
 __version__ = "0.1.0"
 
-__all__ = ["VecEnv", "Environment", "MultiAgentEnv", "otc", "Policy", "baselines", "data", "envs", "lob", "evaluate", "make", "random_policy", "register", "registered", "spaces"]
+__all__ = ["VecEnv", "Environment", "MultiAgentEnv", "otc", "Policy", "baselines", "data", "envs", "lob", "evaluate", "make", "random_policy", "register", "registered", "seed_key", "check_key_reuse", "spaces"]

@@ -4,6 +4,12 @@
 Each side is a Python list of resting orders in priority order: bids from the highest price down,
 asks from the lowest price up, and at one price the earliest arrival first. Every message is
 handled with simple loops, one rule at a time, in the order the specification states them.
+
+Trading halts (``halts=True``): while halted, an order whose price crosses the opposite side's
+front is not matched (status HELD; a LIMIT, REPLACE or MODIFY up rests, an IOC or MARKET is
+dropped). RESUME runs the call auction by trying every integer price between the best ask and the
+best bid (no candidate shortcut) and keeping the best by (volume, imbalance, distance to the last
+trade, price).
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ import numpy as np
 
 # The constants are restated here (not imported) so that the reference stands on its own.
 BID, ASK = 0, 1
-LIMIT, IOC, MARKET, CANCEL, MODIFY, REPLACE = range(6)
-OK, INVALID_MESSAGE, INVALID_QTY, INVALID_PRICE, UNKNOWN_ID, DUPLICATE_ID, SIDE_FULL = range(7)
-STATUS_NAMES = ("OK", "INVALID_MESSAGE", "INVALID_QTY", "INVALID_PRICE", "UNKNOWN_ID", "DUPLICATE_ID", "SIDE_FULL")
+LIMIT, IOC, MARKET, CANCEL, MODIFY, REPLACE, HALT, RESUME = range(8)
+OK, INVALID_MESSAGE, INVALID_QTY, INVALID_PRICE, UNKNOWN_ID, DUPLICATE_ID, SIDE_FULL, HELD = range(8)
+STATUS_NAMES = ("OK", "INVALID_MESSAGE", "INVALID_QTY", "INVALID_PRICE", "UNKNOWN_ID", "DUPLICATE_ID", "SIDE_FULL",
+                "HELD")
 EMPTY_ID = -1
 CANCEL_ALL = 2**31 - 1
 MAX_PRICE = 2**30
@@ -51,13 +58,16 @@ class Fill:
 class ReferenceBook:
     """A limit order book with price-time priority, one message at a time, in plain Python."""
 
-    def __init__(self, capacity: int, *, max_fills: int = 8, max_price: int = MAX_PRICE,
-                 max_qty: int | None = None, full_policy: str = "reject"):
+    def __init__(self, capacity: int, *, max_fills: int | None = None, max_price: int = MAX_PRICE,
+                 max_qty: int | None = None, full_policy: str = "reject", halts: bool = False):
         self.capacity = capacity
-        self.max_fills = max_fills
+        self.max_fills = min(8, capacity) if max_fills is None else max_fills
         self.max_price = max_price
         self.max_qty = INT32_MAX // (capacity + 1) if max_qty is None else max_qty
         self.full_policy = full_policy
+        self.halts = halts
+        self.halted = False
+        self.auction_volume = 0
         self.sides: tuple[list[Order], list[Order]] = ([], [])
         self.last_trade_price = 0
         self.volume = [0, 0]  # traded quantity by aggressor side
@@ -106,6 +116,39 @@ class ReferenceBook:
                 opposite.pop(0)
         return fills
 
+    def would_match(self, side: int, price: int, is_market: bool) -> bool:
+        """True when the opposite side's front order crosses an order at ``price``."""
+        opposite = self.sides[1 - side]
+        if not opposite:
+            return False
+        return is_market or (opposite[0].price <= price if side == BID else opposite[0].price >= price)
+
+    def uncross(self) -> tuple[int, int, list[Fill]]:
+        """The call auction: (clearing price, volume, fills: bids then asks in priority order)."""
+        bids, asks = self.sides
+        if not bids or not asks or bids[0].price < asks[0].price:
+            return 0, 0, []
+        best_key, clearing = None, 0
+        for p in range(asks[0].price, bids[0].price + 1):  # every price at which both sides trade
+            demand = sum(o.qty for o in bids if o.price >= p)
+            supply = sum(o.qty for o in asks if o.price <= p)
+            key = (-min(demand, supply), abs(demand - supply), abs(p - self.last_trade_price), p)
+            if best_key is None or key < best_key:
+                best_key, clearing = key, p
+        volume = -best_key[0]
+        fills = []
+        for orders in (bids, asks):
+            left = volume
+            while left > 0:
+                front = orders[0]
+                traded = min(left, front.qty)
+                fills.append(Fill(traded, clearing, front.order_id, front.owner))
+                front.qty -= traded
+                left -= traded
+                if front.qty == 0:
+                    orders.pop(0)
+        return clearing, volume, fills
+
     def rest(self, side: int, order: Order) -> tuple[int, Order | None]:
         """Put ``order`` at the back of its price level. Returns (status, evicted order or None)."""
         orders = self.sides[side]
@@ -122,6 +165,8 @@ class ReferenceBook:
 
     def validate(self, kind, side, price, qty, order_id, new_order_id) -> int:
         """The status of the first validation rule that fails, or OK."""
+        if kind in (HALT, RESUME):
+            return OK if self.halts else INVALID_MESSAGE
         if kind not in (LIMIT, IOC, MARKET, CANCEL, MODIFY, REPLACE):
             return INVALID_MESSAGE
         if kind in (LIMIT, IOC, MARKET) and side not in (BID, ASK):
@@ -152,11 +197,15 @@ class ReferenceBook:
         evicted = None
         if status == OK:
             if kind in (LIMIT, IOC, MARKET):
-                fills = self.match(side, price, qty, kind == MARKET)
+                if self.halted and self.would_match(side, price, kind == MARKET):
+                    status = HELD  # nothing matches while halted
+                else:
+                    fills = self.match(side, price, qty, kind == MARKET)
                 filled = sum(f.qty for f in fills)
                 remaining = qty - filled
                 if kind == LIMIT and remaining > 0:
-                    status, evicted = self.rest(side, Order(price, remaining, order_id, owner))
+                    rested, evicted = self.rest(side, Order(price, remaining, order_id, owner))
+                    status = SIDE_FULL if rested == SIDE_FULL else status
 
             elif kind == CANCEL:
                 side, order = self.find(order_id)
@@ -177,20 +226,39 @@ class ReferenceBook:
                 else:
                     self.sides[side].remove(order)
                     order.qty = qty
-                    status, evicted = self.rest(side, order)  # back of its level; there is room
+                    if self.halted and self.would_match(side, order.price, False):
+                        status = HELD  # (only a halted book can be crossed)
+                    rested, evicted = self.rest(side, order)  # back of its level; there is room
+                    assert rested == OK
                 remaining = qty
 
             elif kind == REPLACE:
                 side, old = self.find(order_id)
                 self.sides[side].remove(old)
                 cancelled = old.qty
-                fills = self.match(side, price, qty, False)
+                if self.halted and self.would_match(side, price, False):
+                    status = HELD
+                else:
+                    fills = self.match(side, price, qty, False)
                 filled = sum(f.qty for f in fills)
                 remaining = qty - filled
                 if remaining > 0:
-                    status, evicted = self.rest(side, Order(price, remaining, new_order_id, old.owner))
+                    rested, evicted = self.rest(side, Order(price, remaining, new_order_id, old.owner))
+                    status = SIDE_FULL if rested == SIDE_FULL else status
 
-            if fills:
+            elif kind == HALT:
+                side = BID
+                self.halted = True
+
+            elif kind == RESUME:
+                side = BID
+                self.halted = False
+                clearing, filled, fills = self.uncross()
+                if filled:
+                    self.last_trade_price = clearing
+                    self.auction_volume += filled
+
+            if fills and kind != RESUME:
                 self.last_trade_price = fills[-1].price
                 self.volume[side] += filled
         else:
@@ -233,5 +301,6 @@ class ReferenceBook:
     def counts(self) -> dict[str, int]:
         """The cumulative counters, keyed like ``jaxmarket.lob.counts``."""
         out = {name.lower(): count for name, count in zip(STATUS_NAMES, self.status_counts)}
-        out.update(evictions=self.evictions, buy_volume=self.volume[BID], sell_volume=self.volume[ASK])
+        out.update(evictions=self.evictions, buy_volume=self.volume[BID], sell_volume=self.volume[ASK],
+                   auction_volume=self.auction_volume)
         return out

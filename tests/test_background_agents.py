@@ -16,6 +16,7 @@ from scipy import stats
 
 from jaxmarket import lob
 from jaxmarket.lob import agents, fundamental, order_size
+from jaxmarket.lob import background
 from jaxmarket.lob.background import MarketConfig, MarketParams, noise_wake_times
 
 CAP = 16
@@ -246,9 +247,10 @@ def test_momentum_signal_ties_buy():
 # ---------------------------------------------------------------- market makers
 
 def plan(book, spread=50.0, last_mid=float("nan"), volume=(0, 0), levels=3, pov=0.1, min_size=1,
-         spacing=5.0, alpha=0.75, skew=4.0):
+         spacing=5.0, alpha=0.75, skew=4.0, ref=0):
     out = _plan(book, jnp.float32(spread), jnp.float32(last_mid), jnp.asarray(volume, jnp.int32), levels,
-                jnp.float32(pov), jnp.int32(min_size), jnp.float32(spacing), jnp.float32(alpha), jnp.float32(skew))
+                jnp.float32(pov), jnp.int32(min_size), jnp.float32(spacing), jnp.float32(alpha), jnp.float32(skew),
+                jnp.int32(ref))
     prices, size, spread, mid, quoting = out
     return np.asarray(prices).tolist(), int(size), float(spread), float(mid), bool(quoting)
 
@@ -297,6 +299,58 @@ def test_maker_order_replaces_only_a_resting_order():
     assert int(res.status) == lob.OK and int(after.n[lob.ASK]) == 1 and int(after.orders[lob.ASK, 2, 0]) == 2000
 
 
+# ---------------------------------------------------------------- the price level
+
+BIG = background.R_BAR_MAX  # the largest valid r_bar: prices near 5.4e8 ticks, where float32's step is 64
+
+
+def shifted(orders, by):
+    return [(price + by, qty) for price, qty in orders]
+
+
+@settings(max_examples=60, deadline=None)
+@given(bid=st.integers(1_000, 2_000), spread=st.integers(1, 60), shape=st.sampled_from(["two", "bid", "ask", "empty"]),
+       forecast=st.floats(0, 3_000), aggressive_u=st.floats(0, 1, exclude_max=True),
+       adjust_u=st.floats(0, 1, exclude_max=True), side_u=st.floats(0, 1, exclude_max=True))
+def test_value_order_is_the_same_at_the_largest_price_level(bid, spread, shape, forecast, aggressive_u, adjust_u,
+                                                            side_u):
+    """Prices shifted by BIG and the forecast given relative to ref = BIG: the order is the small
+    level's order shifted by BIG, to the tick (the forecast deviation, not BIG + forecast, is float32)."""
+    bids = [(bid, 3)] if shape in ("two", "bid") else []
+    asks = [(bid + spread, 3)] if shape in ("two", "ask") else []
+    small, big = build(bids, asks), build(shifted(bids, BIG), shifted(asks, BIG))
+    args = (jnp.float32(aggressive_u), jnp.float32(adjust_u), jnp.float32(side_u), jnp.float32(0.1), jnp.float32(2.0),
+            jnp.int32(25), jnp.int32(77), jnp.int32(4))
+    want = msg_tuple(_value_order(small, jnp.float32(forecast), *args)[0])
+    got = msg_tuple(_value_order(big, jnp.float32(forecast), *args, jnp.int32(BIG))[0])
+    assert got == (want[0], want[1], want[2] + BIG, *want[3:])
+
+
+def test_maker_plan_and_momentum_mids_are_the_same_at_the_largest_price_level():
+    """The ladder and the recorded mids relative to ref = BIG match the small level's, to the tick."""
+    cases = [(dict(bids=[(1_990, 10)], asks=[(2_011, 7)]), 40.0, (30, 10)),  # odd spread: a floored mid
+             (dict(bids=[(1_990, 10)], asks=[]), 12.0, (1, 2))]  # one-sided: the last mid (relative) is kept
+    for orders, spread, volume in cases:
+        small = build(orders["bids"], orders["asks"])
+        big = build(shifted(orders["bids"], BIG), shifted(orders["asks"], BIG))
+        want = plan(small, spread=spread, last_mid=1_500.0, volume=volume)
+        got = plan(big, spread=spread, last_mid=1_500.0, volume=volume, ref=BIG)
+        assert got[0] == [[p + BIG for p in side] for side in want[0]] and got[1:] == want[1:]
+    mids, count = jnp.zeros(3, jnp.float32), jnp.int32(0)
+    for bid, ask in ((1_000, 1_003), (1_001, 1_002), (999, 1_006)):
+        mids, count = _record(mids, count, build([(bid + BIG, 1)], [(ask + BIG, 1)]), jnp.int32(BIG))
+    assert np.asarray(mids).tolist() == [1_001.5, 1_001.5, 1_002.5] and int(count) == 3
+
+
+def test_each_random_quantity_of_an_event_has_its_own_column():
+    """No column of an event's uniforms or normals feeds two random quantities."""
+    uniforms = [background.U_SIZE, background.U_NOISE_SIDE, background.U_VALUE_AGGRESSIVE, background.U_VALUE_ADJUST,
+                background.U_VALUE_SIDE, background.U_SHOCK_OCCURS, background.U_SHOCK_SIGN]
+    normals = [background.Z_OU, background.Z_SHOCK, background.Z_SIZE, background.Z_OBSERVATION]
+    assert sorted(uniforms) == list(range(background.NUM_UNIFORMS))
+    assert sorted(normals) == list(range(background.NUM_NORMALS))
+
+
 # ---------------------------------------------------------------- order sizes
 
 N_SIZES = 200_000
@@ -304,7 +358,7 @@ N_SIZES = 200_000
 
 @pytest.fixture(scope="module")
 def sizes():
-    ku, kn = jax.random.split(jax.random.PRNGKey(11))
+    ku, kn = jax.random.split(jax.random.key(11))
     return np.asarray(_sizes(jax.random.uniform(ku, (N_SIZES,)), jax.random.normal(kn, (N_SIZES,)), 100_000))
 
 
@@ -348,7 +402,7 @@ def test_order_size_lognormal_part(sizes):
 
 def test_order_size_bounds(sizes):
     assert sizes.min() == 0 and sizes.max() <= 100_000 and sizes.dtype == np.int32
-    ku, kn = jax.random.split(jax.random.PRNGKey(12))
+    ku, kn = jax.random.split(jax.random.key(12))
     clipped = np.asarray(_sizes(jax.random.uniform(ku, (20_000,)), jax.random.normal(kn, (20_000,)), 50))
     assert clipped.min() >= 0 and clipped.max() == 50
     assert np.mean(clipped == 50) > 0.7  # every lot of 100 and up, and the lognormal tail, hits the cap
@@ -377,7 +431,7 @@ def test_ou_transition_mean_and_variance(case):
     assert at(1.0) - at(0.0) == pytest.approx(math.sqrt(var), rel=1e-4, abs=0.02)
     # over many draws
     n = 200_000
-    z = jax.random.normal(jax.random.PRNGKey(3), (n,))
+    z = jax.random.normal(jax.random.key(3), (n,))
     draws = np.asarray(_ou(*(jnp.float32(v) for v in case), z), np.float64)
     assert abs(draws.mean() - mean) < 4.5 * math.sqrt(var / n) + 0.02
     assert draws.var() == pytest.approx(var, rel=4.5 * math.sqrt(2 / n))
@@ -397,7 +451,7 @@ def test_ou_transition_composes():
     value, dt, r_bar, kappa, vol = 101_000.0, 2e12, 100_000.0, 1e-12, 1e-4
     mean, var = ou_moments(value, dt, r_bar, kappa, vol)
     n = 200_000
-    z1, z2 = jax.random.normal(jax.random.PRNGKey(4), (2, n))
+    z1, z2 = jax.random.normal(jax.random.key(4), (2, n))
     half = [jnp.float32(v) for v in (dt / 2, r_bar, kappa, vol)]
     draws = np.asarray(_ou(_ou(jnp.float32(value), *half, z1), *half, z2), np.float64)
     assert abs(draws.mean() - mean) < 4.5 * math.sqrt(var / n)
@@ -406,7 +460,7 @@ def test_ou_transition_composes():
 
 def test_megashock_probability_sign_and_size():
     n = 200_000
-    ku, kn = jax.random.split(jax.random.PRNGKey(5))
+    ku, kn = jax.random.split(jax.random.key(5))
     rate, dt, mean, var = 1e-9, 1e9, 1000.0, 50_000.0
     shocks = np.asarray(_shock(jnp.float32(dt), jnp.float32(rate), jnp.float32(mean), jnp.float32(var),
                                jax.random.uniform(ku, (n, 2)), jax.random.normal(kn, (n,))), np.float64)
@@ -427,38 +481,51 @@ def test_megashock_probability_sign_and_size():
 # ---------------------------------------------------------------- noise wake times
 
 def test_noise_wake_times_u_quadratic():
-    n, start, end = 200_000, 9.0 * 3600, 16.0 * 3600
-    t = np.asarray(_wake(jax.random.PRNGKey(6), n, jnp.float32(start), jnp.float32(end)), np.float64)
-    assert np.all(np.diff(t) >= 0) and t.min() >= start and t.max() <= end
+    """Integer milliseconds, sorted, in [start, end], U-quadratic (CDF checked at several points)."""
+    n, start, end = 200_000, 9 * 3_600_000, 16 * 3_600_000
+    t = np.asarray(_wake(jax.random.key(6), n, jnp.int32(start), jnp.int32(end)))
+    assert t.dtype == np.int32 and np.all(np.diff(t) >= 0) and t.min() >= start and t.max() <= end
+    t = t.astype(np.float64)
     cdf = lambda x: 4 * ((x - 0.5) ** 3 + 0.125)  # noqa: E731  density 12 (x - 1/2)^2 on [0, 1]
     assert cdf(1 / 14) == pytest.approx(0.185, abs=5e-4)
-    assert_frequency(np.sum(t < 9.5 * 3600), n, cdf(1 / 14))  # before the open
+    assert_frequency(np.sum(t < 9.5 * 3_600_000), n, cdf(1 / 14))  # before the open
     for x in (0.02, 0.3, 0.5, 0.7, 0.95):
         assert_frequency(np.sum(t < start + x * (end - start)), n, cdf(x))
+    short = np.asarray(_wake(jax.random.key(7), 1000, jnp.int32(5), jnp.int32(8)))  # a 3-ms span
+    assert set(short.tolist()) <= {5, 6, 7, 8} and {5, 8} <= set(short.tolist())
 
 
 # ---------------------------------------------------------------- configuration checks
 
-@pytest.mark.parametrize("cls, overrides, field, shown", [
-    (MarketConfig, dict(n_value=-1), "n_value", "-1"),
-    (MarketConfig, dict(n_noise=2.5), "n_noise", "2.5"),
-    (MarketConfig, dict(capacity=1, mm_levels=1, max_fills=1), "capacity", "1"),
-    (MarketConfig, dict(mm_levels=200), "mm_levels", "200"),
-    (MarketConfig, dict(momentum_short=60), "momentum_short", "60"),
-    (MarketConfig, dict(full_policy="drop"), "full_policy", "'drop'"),
-    (MarketConfig, dict(max_arrival_slots=1), "max_arrival_slots", "1"),
-    (MarketParams, dict(kappa=0.0), "kappa", "0.0"),
-    (MarketParams, dict(kappa=float("nan")), "kappa", "nan"),
-    (MarketParams, dict(value_aggressive=1.5), "value_aggressive", "1.5"),
-    (MarketParams, dict(close_s=30_000.0), "close_s", "30000.0"),
-    (MarketParams, dict(fund_vol=-1e-5), "fund_vol", "-1e-05"),
-    (MarketParams, dict(mm_min_size=0), "mm_min_size", "0"),
-    (MarketParams, dict(noise_wake_end_s=30_000.0), "noise_wake_end_s", "30000.0"),
+@pytest.mark.parametrize("cls, overrides, field, shown, names", [
+    (MarketConfig, dict(n_value=-1), "n_value", "-1", ()),
+    (MarketConfig, dict(n_noise=2.5), "n_noise", "2.5", ()),
+    (MarketConfig, dict(capacity=1, mm_levels=1, max_fills=1), "capacity", "1", ()),
+    (MarketConfig, dict(mm_levels=200), "mm_levels", "200", ("capacity",)),
+    (MarketConfig, dict(capacity=4, max_fills=5), "max_fills", "5", ("capacity",)),
+    (MarketConfig, dict(momentum_short=60), "momentum_short", "60", ("momentum_long",)),
+    (MarketConfig, dict(full_policy="drop"), "full_policy", "'drop'", ()),
+    (MarketConfig, dict(max_arrival_slots=1), "max_arrival_slots", "1", ()),
+    (MarketParams, dict(kappa=0.0), "kappa", "0.0", ()),
+    (MarketParams, dict(kappa=float("nan")), "kappa", "nan", ()),
+    (MarketParams, dict(value_aggressive=1.5), "value_aggressive", "1.5", ()),
+    (MarketParams, dict(close_s=30_000.0), "close_s", "30000.0", ("open_s",)),
+    (MarketParams, dict(open_s=86_400.0, close_s=86_400.0), "open_s", "86400.0", ()),
+    (MarketParams, dict(fund_vol=-1e-5), "fund_vol", "-1e-05", ()),
+    (MarketParams, dict(mm_min_size=0), "mm_min_size", "0", ()),
+    (MarketParams, dict(r_bar=float(background.R_BAR_MAX) + 1), "r_bar", "536870913.0", ()),
+    (MarketParams, dict(noise_wake_start_s=32_400.0, noise_wake_end_s=30_000.0), "noise_wake_end_s", "30000.0",
+     ("noise_wake_start_s",)),
+    (MarketParams, dict(mm_period_s=0.0005), "mm_period_s", "0.0005", ()),  # not a whole millisecond
+    (MarketParams, dict(close_s=50_000.1), "close_s", "50000.1", ()),  # float32 cannot carry the 0.1
 ])
-def test_config_checks_name_field_and_value(cls, overrides, field, shown):
+def test_config_checks_name_field_and_value(cls, overrides, field, shown, names):
+    """The message starts with the field and its value, and names the other field of a dependent pair."""
     with pytest.raises(ValueError) as info:
         cls(**overrides).check()
-    assert str(info.value).startswith(f"{field} = {shown} ")
+    message = str(info.value)
+    assert message.startswith(f"{field} = {shown} ")
+    assert all(f"{name} = " in message for name in names), message
 
 
 def test_defaults_pass_their_checks():

@@ -25,18 +25,22 @@ def days():
             state = background.advance(k, state, config, params, 60.0)
             book = state.book
             return state, (book.orders[lob.BID, 0, 0], book.orders[lob.ASK, 0, 0], book.n, state.fundamental,
-                           state.time_s)
+                           state.time_ms)
 
         return jax.lax.scan(minute, state, jax.random.split(key, MINUTES))
 
-    final, (bid, ask, n, fundamental, time_s) = jax.jit(jax.vmap(day))(jax.random.split(jax.random.PRNGKey(7), DAYS))
+    final, (bid, ask, n, fundamental, time_s) = jax.jit(jax.vmap(day))(jax.random.split(jax.random.key(7), DAYS))
     return config, params, final, *(np.asarray(x) for x in (bid, ask, n, fundamental, time_s))
 
 
 def test_clock_runs_open_to_close(days):
-    _, params, final, *_, time_s = days
-    np.testing.assert_allclose(time_s[:, 0], params.open_s + 60.0)
-    np.testing.assert_allclose(time_s[:, -1], params.close_s)
+    """Integer milliseconds: every minute exactly 60,000 ms from the open (09:30 = 34,200,000 ms) to
+    the close (16:00 = 57,600,000 ms)."""
+    _, params, final, *_, time_ms = days
+    assert time_ms.dtype == np.int32
+    np.testing.assert_array_equal(time_ms, 34_200_000 + 60_000 * np.arange(1, MINUTES + 1)[None, :].repeat(DAYS, 0))
+    assert time_ms[0, -1] == 57_600_000 == params.close_ms
+    assert np.all(np.asarray(final.mm_late) == 0)  # one-minute advances never delay a maker
 
 
 def test_book_is_never_crossed_and_two_sided(days):
@@ -77,7 +81,7 @@ def test_daily_activity_is_of_rmsc04_order(days):
     assert np.all(np.abs(value - 102 * 23_400 / 175) < 5 * np.sqrt(102 * 23_400 / 175))
     # Each market maker refreshes 20 orders a minute once it has seen a mid.
     maker = accepted[:, names.index("maker")]
-    assert np.all(maker > 0.95 * config.n_market_makers * 2 * config.mm_levels * MINUTES)
+    assert np.all(maker > 0.95 * config.n_market_makers * 2 * config.ladder_levels * MINUTES)
     # No arrival was dropped and every noise agent that wakes after the open acted or was refused
     # for an empty side only.
     assert np.all(np.asarray(final.dropped) == 0)
@@ -89,6 +93,10 @@ def test_daily_activity_is_of_rmsc04_order(days):
 
 def test_same_key_same_day():
     config, params = background.MarketConfig(n_noise=50, n_value=10, n_momentum=2), background.MarketParams()
-    run = jax.jit(lambda k: background.advance(k, background.init(k, config, params), config, params, 60.0))
-    a, b = run(jax.random.PRNGKey(3)), run(jax.random.PRNGKey(3))
+    def day_start(key):
+        init_key, step_key = jax.random.split(key)
+        return background.advance(step_key, background.init(init_key, config, params), config, params, 60.0)
+
+    run = jax.jit(day_start)
+    a, b = run(jax.random.key(3)), run(jax.random.key(3))
     assert jax.tree.all(jax.tree.map(lambda x, y: bool(jnp.array_equal(x, y, equal_nan=True)), a, b))

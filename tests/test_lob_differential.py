@@ -2,10 +2,12 @@
 and hand-written unit tests of each semantic rule with explicit expected values.
 
 Differential tests compare, after EVERY message of thousands of random streams, the full
-``orders`` array and ``n`` of the book, every field of the result, and at the end the exact
-counters. They also check invariants of the JAX book on its own: never crossed, each side sorted,
-positive quantities, empty slots blank, rejected messages change nothing, and per-order-id
-quantity conservation computed from the results alone.
+``orders`` array and ``n`` of the book, its ``halted`` flag and last trade price, every field of
+the result, and at the end the exact counters. The streams include trading halts (HALT, RESUME)
+on the combos whose books are made with ``halts=True``, and the same kinds (rejected as
+INVALID_MESSAGE) on the others. They also check invariants of the JAX book on its own: never
+crossed unless halted, each side sorted, positive quantities, empty slots blank, rejected messages
+change nothing, and per-order-id quantity conservation computed from the results alone.
 """
 
 from __future__ import annotations
@@ -26,26 +28,27 @@ from tests.reference_lob import RESULT_FIELDS, ReferenceBook
 
 PRICE, QTY, ORDER_ID, OWNER = range(4)  # rows of Book.orders
 MSG_FIELDS = ("kind", "side", "price", "qty", "order_id", "new_order_id", "owner")
-ACTED = (lob.OK, lob.SIDE_FULL)  # statuses for which `side` is meaningful
+ACTED = (lob.OK, lob.SIDE_FULL, lob.HELD)  # statuses for which `side` is meaningful
 
 # Small books so that every branch is hit: full sides, evictions, long sweeps, unknown ids.
 MAX_PRICE_SMALL, MAX_QTY_SMALL = 20, 10
-# (capacity, max_fills, full_policy); (3, 3, evict) lists every fill of every message.
-COMBOS = [(3, 1, "reject"), (4, 2, "evict"), (5, 3, "reject"), (6, 3, "evict"), (3, 3, "evict")]
-COMBO_IDS = [f"C{c}-F{f}-{p}" for c, f, p in COMBOS]
+# (capacity, max_fills, full_policy, halts); (3, 3, evict) lists every fill of every message.
+COMBOS = [(3, 1, "reject", True), (4, 2, "evict", True), (5, 3, "reject", False), (6, 3, "evict", True),
+          (3, 3, "evict", False)]
+COMBO_IDS = [f"C{c}-F{f}-{p}" + ("-halts" if h else "") for c, f, p, h in COMBOS]
 T = 60  # every stream is padded to this length, so each combo compiles once
 PAD = (99, 0, 0, 0, 0, 0, 0)  # kind 99: always INVALID_MESSAGE, compared like any other message
-INVALID_KINDS = (-1, 6, 99)
-# Compared after every message: the book (all slots), its last trade price, and every result field.
-BOOK_FIELDS = ("orders", "n", "last_trade_price", *RESULT_FIELDS)
+INVALID_KINDS = (lob.MALFORMED, 8, 99)
+# Compared after every message: the book (all slots), its flag and last trade price, and every result field.
+BOOK_FIELDS = ("orders", "n", "halted", "last_trade_price", *RESULT_FIELDS)
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def small_book(capacity: int, max_fills: int, policy: str, **kw) -> lob.Book:
+def small_book(capacity: int, max_fills: int, policy: str, halts: bool, **kw) -> lob.Book:
     return lob.empty(capacity, max_fills=max_fills, max_price=MAX_PRICE_SMALL, max_qty=MAX_QTY_SMALL,
-                     full_policy=policy, **kw)
+                     full_policy=policy, halts=halts, **kw)
 
 
 def to_message(stream: np.ndarray) -> lob.Message:
@@ -60,38 +63,40 @@ def pad(stream) -> np.ndarray:
 
 
 @functools.cache
-def compiled(capacity: int, max_fills: int, policy: str):
+def compiled(capacity: int, max_fills: int, policy: str, halts: bool):
     """jit-compiled (single, batched) runners: the book after every message, and every result."""
 
     def run(msgs: lob.Message):
         def step(book, msg):
             book, res = lob.apply(book, msg)
-            return book, (book.orders, book.n, book.last_trade_price, res)
+            return book, (book.orders, book.n, book.halted, book.last_trade_price, res)
 
-        return jax.lax.scan(step, small_book(capacity, max_fills, policy), msgs)
+        return jax.lax.scan(step, small_book(capacity, max_fills, policy, halts), msgs)
 
     return jax.jit(run), jax.jit(jax.vmap(run))
 
 
 def describe(msg) -> str:
     kind, side, price, qty, oid, new_oid, owner = (int(v) for v in msg)
-    name = lob.KIND_NAMES[kind] if 0 <= kind < 6 else f"KIND{kind}"
+    name = lob.KIND_NAMES[kind] if 0 <= kind < len(lob.KIND_NAMES) else f"KIND{kind}"
     return f"{name}(side={side}, price={price}, qty={qty}, id={oid}, new_id={new_oid}, owner={owner})"
 
 
 def run_reference(combo, stream: np.ndarray) -> dict:
-    """The reference book on a stream: books (T,2,4,C), n (T,2), result fields stacked, counts."""
-    capacity, max_fills, policy = combo
+    """The reference book on a stream: books (T,2,4,C), n (T,2), halted (T,), result fields stacked, counts."""
+    capacity, max_fills, policy, halts = combo
     ref = ReferenceBook(capacity, max_fills=max_fills, max_price=MAX_PRICE_SMALL, max_qty=MAX_QTY_SMALL,
-                        full_policy=policy)
-    orders, ns, last, results = [], [], [], []
+                        full_policy=policy, halts=halts)
+    orders, ns, halted, last, results = [], [], [], [], []
     for msg in stream:
         results.append(ref.apply(*(int(v) for v in msg)))
         orders.append(ref.orders_array())
         ns.append(ref.n())
+        halted.append(ref.halted)
         last.append(ref.last_trade_price)
     out = {f: np.asarray([r[f] for r in results]) for f in RESULT_FIELDS}
-    out.update(orders=np.asarray(orders), n=np.asarray(ns), last_trade_price=np.asarray(last), counts=ref.counts())
+    out.update(orders=np.asarray(orders), n=np.asarray(ns), halted=np.asarray(halted),
+               last_trade_price=np.asarray(last), counts=ref.counts())
     return out
 
 
@@ -117,8 +122,9 @@ def compare(combo, stream: np.ndarray, got: dict, label: str = "") -> None:
     assert want["counts"] == got["counts"], f"{label} counts: expected {want['counts']} got {got['counts']}"
 
 
-def check_invariants(orders: np.ndarray, n: np.ndarray, capacity: int) -> None:
-    """Invariants of JAX books (..., 2, 4, C) with counts (..., 2), after every message."""
+def check_invariants(orders: np.ndarray, n: np.ndarray, halted: np.ndarray, capacity: int) -> None:
+    """Invariants of JAX books (..., 2, 4, C) with counts (..., 2) and halted flags (...), after
+    every message. Only a halted book may be crossed."""
     valid = np.arange(capacity) < n[..., None]  # (..., 2, C)
     price, qty, oid, owner = (orders[..., r, :] for r in range(4))
     assert np.all((n >= 0) & (n <= capacity)), "n out of range"
@@ -130,7 +136,7 @@ def check_invariants(orders: np.ndarray, n: np.ndarray, capacity: int) -> None:
     bids, asks = price[..., 0, :], price[..., 1, :]
     assert np.all(np.where(both[..., 0, :], bids[..., :-1] >= bids[..., 1:], True)), "bids out of order"
     assert np.all(np.where(both[..., 1, :], asks[..., :-1] <= asks[..., 1:], True)), "asks out of order"
-    two_sided = (n[..., 0] > 0) & (n[..., 1] > 0)
+    two_sided = (n[..., 0] > 0) & (n[..., 1] > 0) & ~halted
     assert np.all(np.where(two_sided, bids[..., 0] < asks[..., 0], True)), "crossed book"
     ids = np.where(valid, oid, -1).reshape(*oid.shape[:-2], -1)  # (..., 2C)
     ids = np.sort(ids, axis=-1)
@@ -140,8 +146,9 @@ def check_invariants(orders: np.ndarray, n: np.ndarray, capacity: int) -> None:
 
 def check_conservation(stream: np.ndarray, orders: np.ndarray, n: np.ndarray, res: dict, max_fills: int) -> None:
     """Per order id, from the results alone: quantity submitted (orders that may rest, plus modify
-    increases) = resting + filled (aggressive and passive) + cancelled + evicted + dropped
-    (SIDE_FULL); rejected messages leave the book unchanged."""
+    increases) = resting + filled (aggressive, passive and in an uncross) + cancelled + evicted +
+    dropped (SIDE_FULL); rejected messages leave the book unchanged. A RESUME's fills are the
+    front of each side up to its volume, listed bids first, all at one price."""
     capacity = orders.shape[-1]
     submitted, gone = Counter(), Counter()
     prev = np.zeros((2, 4, capacity), np.int64)
@@ -157,6 +164,22 @@ def check_conservation(stream: np.ndarray, orders: np.ndarray, n: np.ndarray, re
             assert np.array_equal(orders[t], prev) and np.array_equal(n[t], prev_n), f"rejected but changed: {where}"
             assert filled == remaining == cancelled == int(r["num_fills"]) == 0, where
             assert np.all(r["fill_qty"] == 0) and np.all(r["fill_passive_id"] == -1), where
+        elif kind == lob.RESUME:
+            fills = []  # (id, qty): each side's front up to `filled`
+            for s in (0, 1):
+                left = filled
+                for k in range(int(prev_n[s])):
+                    if left == 0:
+                        break
+                    q = min(left, int(prev[s, QTY, k]))
+                    fills.append((int(prev[s, ORDER_ID, k]), q))
+                    left -= q
+                assert left == 0, f"uncross volume {filled} exceeds side {s}: {where}"
+            listed = [(int(r["fill_passive_id"][k]), int(r["fill_qty"][k])) for k in range(min(len(fills), max_fills))]
+            assert int(r["num_fills"]) == len(fills) and listed == fills[:max_fills], where
+            assert len(set(r["fill_price"][: len(listed)].tolist())) <= 1, f"more than one clearing price: {where}"
+            for i, q in fills:
+                gone[i] += q
         else:
             # Passive fills: listed ones, then (past max_fills) the next orders of the opposite side,
             # all taken whole except the last.
@@ -203,7 +226,7 @@ def numpy_results(res) -> dict:
 # ----------------------------------------------------------------------------- random streams
 
 KIND_CHOICES = [lob.LIMIT] * 8 + [lob.IOC, lob.IOC, lob.MARKET, lob.MARKET] + [lob.CANCEL] * 3 + [lob.MODIFY] * 2 \
-    + [lob.REPLACE] * 3 + [INVALID_KINDS[0]]
+    + [lob.REPLACE] * 3 + [lob.HALT, lob.RESUME] + [INVALID_KINDS[0]]  # halted about half the time
 SIDE_CHOICES = [0] * 12 + [1] * 12 + [-1, 2]
 PRICE_CHOICES = list(range(1, MAX_PRICE_SMALL + 1)) * 2 + [-1, 0, 21, 22]
 QTY_CHOICES = list(range(1, MAX_QTY_SMALL + 1)) * 3 + [-1, 0, 11, 12]
@@ -253,13 +276,14 @@ def random_streams(rng: np.random.Generator, batch: int) -> np.ndarray:
 @given(stream=st.lists(messages(), min_size=30, max_size=T))
 def test_differential_hypothesis(combo, stream):
     """Random streams: JAX book and results equal the reference after every message; invariants hold."""
-    capacity, max_fills, _ = combo
+    capacity, max_fills, _, _ = combo
     run_one, _ = compiled(*combo)
     msgs = pad(stream)
-    final, (orders, n, last, res) = run_one(to_message(msgs))
-    orders, n, res = np.asarray(orders), np.asarray(n), numpy_results(res)
-    compare(combo, msgs, dict(orders=orders, n=n, last_trade_price=last, counts=lob.counts(final), **res))
-    check_invariants(orders, n, capacity)
+    final, (orders, n, halted, last, res) = run_one(to_message(msgs))
+    orders, n, halted, res = np.asarray(orders), np.asarray(n), np.asarray(halted), numpy_results(res)
+    compare(combo, msgs, dict(orders=orders, n=n, halted=halted, last_trade_price=last, counts=lob.counts(final),
+                              **res))
+    check_invariants(orders, n, halted, capacity)
     check_conservation(msgs, orders, n, res, max_fills)
 
 
@@ -269,24 +293,25 @@ BATCH = 500
 @pytest.mark.parametrize("combo", COMBOS, ids=COMBO_IDS)
 def test_differential_batch(combo):
     """A vmapped batch of numpy-random streams, each equal to the reference after every message."""
-    capacity, max_fills, policy = combo
+    capacity, max_fills, policy, halts = combo
     _, run_batch = compiled(*combo)
     streams = random_streams(np.random.default_rng(COMBOS.index(combo)), BATCH)
-    final, (orders, n, last, res) = run_batch(to_message(streams))
+    final, (orders, n, halted, last, res) = run_batch(to_message(streams))
     final = jax.tree.map(np.asarray, final)
-    orders, n, last, res = np.asarray(orders), np.asarray(n), np.asarray(last), numpy_results(res)
-    check_invariants(orders, n, capacity)
+    orders, n, halted, last = (np.asarray(x) for x in (orders, n, halted, last))
+    res = numpy_results(res)
+    check_invariants(orders, n, halted, capacity)
     for b in range(BATCH):
         got = {f: v[b] for f, v in res.items()}
         counts = lob.counts(jax.tree.map(lambda x: x[b], final))
-        got.update(orders=orders[b], n=n[b], last_trade_price=last[b], counts=counts)
+        got.update(orders=orders[b], n=n[b], halted=halted[b], last_trade_price=last[b], counts=counts)
         compare(combo, streams[b], got, label=f"stream {b}")
         check_conservation(streams[b], orders[b], n[b], got, max_fills)
 
     # The generator reaches every branch (so the comparison above is not vacuous).
     status, kind = res["status"], streams[..., 0]
     seen = set(np.unique(status).tolist())
-    assert seen == set(range(7)), seen  # every status, SIDE_FULL included
+    assert seen == set(range(8 if halts else 7)), seen  # every status, SIDE_FULL (and HELD) included
     assert np.any(res["num_fills"] > max_fills) or max_fills == capacity
     assert np.any((kind == lob.MARKET) & (status == lob.OK) & (res["remaining"] > 0))  # market > book
     assert np.any((kind == lob.CANCEL) & (status == lob.OK) & (res["remaining"] > 0))  # partial cancel
@@ -295,15 +320,34 @@ def test_differential_batch(combo):
     assert np.any(res["num_fills"] >= 3)  # sweeps across several orders
     if policy == "evict":
         assert np.any(res["evicted_id"] >= 0) and np.any(status == lob.SIDE_FULL)
+    if halts:
+        resumed = (kind == lob.RESUME) & (status == lob.OK)
+        assert np.any(resumed & (res["filled"] > 0))  # uncrosses that trade
+        assert np.any(resumed & (res["num_fills"] > max_fills))  # ... more orders than are listed
+        bids, asks = orders[:, :, 0, PRICE], orders[:, :, 1, PRICE]
+        crossed = halted & (n[..., 0] > 0) & (n[..., 1] > 0) & (bids[..., 0] >= asks[..., 0])
+        assert np.any(crossed)  # crossed books while halted
+        for held_kind in (lob.LIMIT, lob.IOC, lob.MARKET, lob.REPLACE, lob.MODIFY):
+            assert np.any((kind == held_kind) & (status == lob.HELD)), held_kind
+        # Some clearing prices are no resting order's price (the candidates b + 1, a - 1 matter) and
+        # some are set by the last trade price inside the best interval.
+        b_idx, t_idx = np.nonzero(resumed & (res["filled"] > 0))
+        prior = np.where(t_idx[:, None, None] > 0, orders[b_idx, np.maximum(t_idx - 1, 0)][:, :, PRICE], 0)
+        clearing = res["fill_price"][b_idx, t_idx, 0]
+        assert np.any(~np.any(prior == clearing[:, None, None], axis=(1, 2)))
+        before = last[b_idx, np.maximum(t_idx - 1, 0)]
+        assert np.any(clearing == before) and np.any((clearing != before) & (before > 0))
+    else:
+        assert not np.any(halted) and np.all(status[np.isin(kind, (lob.HALT, lob.RESUME))] == lob.INVALID_MESSAGE)
 
 
 def test_checks_hold_on_reference_and_catch_corruption():
     """The invariant and conservation checks pass on reference output and fail on a corrupted book."""
-    combo = (4, 2, "evict")
+    combo = (4, 2, "evict", True)
     stream = random_streams(np.random.default_rng(123), 1)[0]
     want = run_reference(combo, stream)
     res = {f: want[f] for f in RESULT_FIELDS}
-    check_invariants(want["orders"], want["n"], 4)
+    check_invariants(want["orders"], want["n"], want["halted"], 4)
     check_conservation(stream, want["orders"], want["n"], res, max_fills=2)
     price = want["orders"][:, 0, PRICE]
     t = int(np.argmax((want["n"][:, 0] >= 2) & (price[:, 0] != price[:, 1])))  # two bids at two prices
@@ -315,7 +359,15 @@ def test_checks_hold_on_reference_and_catch_corruption():
     with pytest.raises(AssertionError):
         check_conservation(stream, grown, want["n"], res, max_fills=2)
     with pytest.raises(AssertionError, match="bids out of order"):
-        check_invariants(swapped, want["n"], 4)
+        check_invariants(swapped, want["n"], want["halted"], 4)
+    crossed = want["orders"].copy()
+    u = int(np.argmax((want["n"][:, 0] >= 1) & (want["n"][:, 1] >= 1) & ~want["halted"]))  # two-sided, not halted
+    assert want["n"][u, 0] >= 1 and want["n"][u, 1] >= 1 and not want["halted"][u]
+    crossed[u, 1, PRICE, 0] = crossed[u, 0, PRICE, 0]  # the best ask moved onto the best bid
+    with pytest.raises(AssertionError, match="crossed book"):
+        check_invariants(crossed, want["n"], want["halted"], 4)
+    halted_everywhere = np.ones_like(want["halted"])
+    check_invariants(crossed, want["n"], halted_everywhere, 4)  # a halted book may be crossed
 
 
 # ----------------------------------------------------------------------------- unit tests
@@ -333,7 +385,7 @@ class JaxImpl:
     """The JAX book, one message at a time."""
 
     def __init__(self, capacity, **kw):
-        self.book = lob.empty(capacity, **{"max_fills": min(capacity, 8), **kw})
+        self.book = lob.empty(capacity, **kw)  # the default max_fills: min(8, capacity)
 
     def apply(self, msg: lob.Message) -> dict:
         self.book, res = apply_jit(self.book, msg)
@@ -351,7 +403,7 @@ class RefImpl:
     """The reference book behind the same interface."""
 
     def __init__(self, capacity, **kw):
-        self.book = ReferenceBook(capacity, **{"max_fills": min(capacity, 8), **kw})
+        self.book = ReferenceBook(capacity, **kw)
 
     def apply(self, msg: lob.Message) -> dict:
         return self.book.apply(*(int(getattr(msg, f)) for f in MSG_FIELDS))

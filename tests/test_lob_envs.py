@@ -7,6 +7,8 @@ a hand-built book into the state and silence the background agents (``quiet``)."
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -16,12 +18,15 @@ import pytest
 import jaxmarket as jm
 from jaxmarket import lob
 from jaxmarket.baselines import execution as exe_baselines
+from jaxmarket.envs import daily_investor as dic
 from jaxmarket.envs import lob_env
-from jaxmarket.lob import background
+from jaxmarket.lob import background, clock
 from jaxmarket.lob.book import ORDER_ID, OWNER, PRICE, QTY
 
 SMALL = dict(n_noise=100, n_value=20, n_momentum=4, max_arrival_slots=48)
-EXE, EXE_PARAMS = jm.make("jaxmarket/Execution-v0", **SMALL)
+# The window is given (its default is None, resolved where used): every params below then has the
+# same structure, so each jitted step traces once.
+EXE, EXE_PARAMS = jm.make("jaxmarket/Execution-v0", window_s=600.0, **SMALL)
 DI, DI_PARAMS = jm.make("jaxmarket/DailyInvestor-v0", **SMALL)
 CFG = EXE.config
 LONG = EXE_PARAMS.replace(window_s=3000.0)  # 50 steps: no episode end while a test looks
@@ -46,16 +51,16 @@ _apply = jax.jit(lob.apply)
 
 
 def exe_step(seed, state, action, params):
-    return _exe_jit(jax.random.PRNGKey(seed), state, jnp.int32(action), params)
+    return _exe_jit(jax.random.key(seed), state, jnp.int32(action), params)
 
 
 def di_step(seed, state, action, params):
-    return _di_jit(jax.random.PRNGKey(seed), state, jnp.int32(action), params)
+    return _di_jit(jax.random.key(seed), state, jnp.int32(action), params)
 
 
 def warm(env, step, params, steps, seed):
     """An episode started on a market that has traded ``steps`` minutes since the open."""
-    state = env.start_episode(background.init(jax.random.PRNGKey(seed), CFG, params), params)
+    state = env.start_episode(background.init(jax.random.key(seed), CFG, params), params)
     for t in range(steps):
         state = step(1000 * seed + t, state, WAIT if env is EXE else HOLD, params)[1]
     return env.start_episode(state.market, params)
@@ -94,13 +99,18 @@ def add_orders(book, side, orders, first_id):
 
 def quiet(state, params):
     """No background agent acts: no noise agent due, no maker refresh, no Poisson arrivals."""
-    market = state.market.replace(noise_next=jnp.int32(CFG.n_noise), mm_next_s=jnp.full_like(state.market.mm_next_s, 1e9))
+    never = jnp.full_like(state.market.mm_next_ms, 2 * clock.DAY_MS)
+    market = state.market.replace(noise_next=jnp.int32(CFG.n_noise), mm_next_ms=never)
     return state.replace(market=market), params.replace(value_interval_s=1e30, momentum_interval_s=1e30)
 
 
 def with_book(state, book, entry=ENTRY):
+    """``state`` on ``book``; an Execution state also gets the entry price ``entry`` (a whole or half tick)."""
     state = state.replace(market=state.market.replace(book=book))
-    return state.replace(entry_price=jnp.float32(entry)) if hasattr(state, "entry_price") else state
+    if not hasattr(state, "entry_tick"):
+        return state
+    tick = int(np.floor(entry))
+    return state.replace(entry_tick=jnp.int32(tick), entry_half=jnp.float32(entry - tick))
 
 
 def side_orders(book, side):
@@ -199,12 +209,14 @@ def test_gym_features_on_hand_built_books(bids, asks, last):
 
 
 def check_exe_obs(obs, state, params):
+    """The observation from numpy on the state's book; the mids are kept relative to the entry tick."""
     book, r_bar = state.market.book, params.r_bar
     mid = np_mid(book, r_bar)
-    assert float(state.mids[-1]) == mid
+    entry = int(state.entry_tick) + float(state.entry_half)
+    assert float(state.mids[-1]) == mid - int(state.entry_tick)
     done = int(state.done_qty) / params.parent_size
-    elapsed = int(state.time) * params.step_s / params.window_s
-    impact = np.log(mid / float(state.entry_price)) * (1 if params.direction == lob.BID else -1)
+    elapsed = int(state.time) * params.step_ms / params.window_ms
+    impact = np.log(mid / entry) * (1 if params.direction == lob.BID else -1)
     want = [done, elapsed, done - elapsed, np_imbalance(book), np_imbalance(book, 5), impact, np_spread(book),
             mid - np_last(book, r_bar), *np.diff(np.asarray(state.mids, np.float64))]
     np.testing.assert_allclose(np.asarray(obs, np.float64), want, rtol=1e-6, atol=1e-6)
@@ -235,7 +247,7 @@ def test_daily_investor_observation_matches_numpy(di_warm):
         obs, state, *_ = di_step(70 + t, state, int(rng.integers(0, 3)), params)
         book = state.market.book
         mid = np_mid(book, params.r_bar)
-        assert float(state.mids[-1]) == mid
+        assert float(state.mids[-1]) == mid - int(state.ref)  # mids relative to the episode's reference tick
         np.testing.assert_array_equal(np.asarray(state.mids[:-1]), np.asarray(prev.mids[1:]))
         want = [int(state.holdings), np_imbalance(book, 3), np_spread(book), mid - np_last(book, params.r_bar),
                 *np.diff(np.asarray(state.mids, np.float64))]
@@ -315,16 +327,17 @@ def test_execution_limit_order_rests_at_the_near_touch(exe_warm):
         resting = [o for o in side_orders(new.market.book, direction) if o[2] == oid]
         assert resting == [(price, params.order_size, oid, CFG.agent_owner)]
         assert int(new.n_limit_orders) == 1 and int(new.done_qty) == 0 and float(reward) == 0.0
-    # an empty near side: the price is the rounded entry price (no trade yet)
-    state, params = quiet(with_book(exe_warm, env_book([], asks), entry=10_004.6), LONG)
+    # an empty near side and no trade yet: the price is the entry tick (the entry mid's floor)
+    state, params = quiet(with_book(exe_warm, env_book([], asks), entry=10_004.5), LONG)
     new = exe_step(6, state, LIMIT_ORDER, params)[1]
-    assert side_orders(new.market.book, lob.BID) == [(10_005, 200, int(state.market.next_id), CFG.agent_owner)]
+    assert side_orders(new.market.book, lob.BID) == [(10_004, 200, int(state.market.next_id), CFG.agent_owner)]
 
 
 def sellers(state, params):
     """Value agents that sell at the bid: their fundamental is far below the book's prices."""
-    market = state.market.replace(fundamental=jnp.float32(5_000.0),
-                                  value_estimate=jnp.full_like(state.market.value_estimate, 5_000.0))
+    below = jnp.float32(5_000.0 - int(state.market.ref))  # deviations from the reference tick
+    market = state.market.replace(fundamental_dev=below,
+                                  value_estimate=jnp.full_like(state.market.value_estimate, below))
     return state.replace(market=market), params.replace(value_interval_s=240.0, value_aggressive=1.0, value_kappa=1e-30)
 
 
@@ -393,38 +406,44 @@ def test_wait_keeps_the_queue_position(resting):
     (BUY, BIDS, ASKS), (BUY, BIDS, [(10_010, 30), (10_015, 20)]), (SELL, BIDS, ASKS), (SELL, [(10_000, 20)], ASKS),
 ])
 def test_daily_investor_trade_moves_holdings_and_cash_exactly(di_warm, action, bids, asks):
-    state, params = quiet(with_book(di_warm, env_book(bids, asks)), DI_PARAMS.replace(order_size=150))
+    """Holdings move by the fill; the value (starting cash + pnl) by holdings * mark change minus the
+    fills' cost against the mark, i.e. the cash moves by the notional (integer arithmetic here)."""
+    book = env_book(bids, asks, last_trade=10_003)
+    state, params = quiet(with_book(di_warm, book), DI_PARAMS.replace(order_size=150))
+    state = state.replace(mark=jnp.int32(10_003))
     side = lob.BID if action == BUY else lob.ASK
     filled, notional = np_sweep(state.market.book, side, 150)
     new = di_step(9, state, action, params)[1]
     sign = 1 if action == BUY else -1
     assert int(new.holdings) - int(state.holdings) == sign * filled
-    assert int(new.cash) - int(state.cash) == -sign * notional
+    cash = params.starting_cash - sign * notional  # di_warm holds nothing: the cash was the starting cash
+    value = cash + int(new.holdings) * np_last(new.market.book, round(params.r_bar))
+    assert float(new.pnl) == value - params.starting_cash
+    assert float(dic.cash(new, params)) == cash
     assert int(new.n_trades) == int(state.n_trades) + 1
 
 
-def np_value(state, r_bar):
-    return int(state.cash) + int(state.holdings) * np_last(state.market.book, round(r_bar))
-
-
 def test_daily_investor_dense_reward(di_warm):
-    """reward = (value_t - value_{t-1}) / order_size / 390, value = cash + holdings * last trade."""
+    """reward = (value_t - value_{t-1}) / order_size / 390, value = cash + holdings * last trade, with
+    the cash tracked here from the numpy sweeps."""
     state, params = di_warm, DI_PARAMS
     rng = np.random.default_rng(4)
     rewards = []
+    cash, holdings = params.starting_cash, 0
+    previous = cash
     for t in range(12):
         action = int(rng.choice([BUY, BUY, HOLD, SELL]))
         side = lob.BID if action == BUY else lob.ASK
         filled, notional = np_sweep(state.market.book, side, params.order_size) if action != HOLD else (0, 0)
         _, new, reward, terminated, _, info = di_step(90 + t, state, action, params)
         sign = 1 if action == BUY else -1
-        assert int(new.holdings) == int(state.holdings) + sign * filled
-        assert int(new.cash) == int(state.cash) - sign * notional
-        value = np_value(new, params.r_bar)
-        assert int(new.value) == int(info["value"]) == value and not bool(terminated)
-        assert float(reward) == pytest.approx((value - np_value(state, params.r_bar)) / (params.order_size * 390), rel=1e-6)
+        cash, holdings = cash - sign * notional, holdings + sign * filled
+        assert int(new.holdings) == holdings
+        value = cash + holdings * np_last(new.market.book, round(params.r_bar))
+        assert float(new.pnl) == float(info["pnl"]) == value - params.starting_cash and not bool(terminated)
+        assert float(reward) == pytest.approx((value - previous) / (params.order_size * 390), rel=1e-6)
         rewards.append(float(reward))
-        state = new
+        state, previous = new, value
     assert int(state.holdings) != 0 and any(r != 0 for r in rewards)
 
 
@@ -436,14 +455,14 @@ def test_daily_investor_sparse_reward_and_auto_reset(di_warm):
         _, state, reward, terminated, _, _ = di_step(110 + t, state, BUY, params)
         assert float(reward) == 0.0 and not bool(terminated)
     assert int(state.holdings) > 0
-    state = state.replace(market=state.market.replace(time_s=jnp.float32(params.close_s - 30.0)))
+    state = state.replace(market=state.market.replace(time_ms=jnp.int32(params.close_ms - 30_000)))
     state, quiet_params = quiet(state, params)
     _, new, reward, terminated, _, info = di_step(120, state, HOLD, quiet_params)
-    value = np_value(state, params.r_bar)  # nothing trades in the last 30 s: the value stands
-    assert bool(terminated) and int(info["value"]) == value
+    value = float(dic.cash(state, params)) + int(state.holdings) * np_last(state.market.book, round(params.r_bar))
+    assert bool(terminated) and float(info["pnl"]) == value - params.starting_cash  # nothing traded: the value stands
     assert float(reward) == pytest.approx((value - params.starting_cash) / (params.order_size * 390), rel=1e-6)
     assert_same_state(new.market, state.opening)
-    assert (int(new.cash), int(new.holdings), int(new.time)) == (params.starting_cash, 0, 0)
+    assert (float(new.pnl), int(new.holdings), int(new.time)) == (0.0, 0, 0)
 
 
 # ---------------------------------------------------------------- invalid actions, auto-reset
@@ -472,7 +491,7 @@ def test_execution_auto_reset_restarts_from_the_opening(exe_warm):
     assert_same_state(new.market, after_one.opening)
     assert_same_state(new.opening, after_one.opening)
     assert (int(new.time), int(new.done_qty), float(new.cost), int(new.order_id)) == (0, 0, 0.0, lob.EMPTY_ID)
-    assert float(new.entry_price) == np_mid(after_one.opening.book, params.r_bar)
+    assert int(new.entry_tick) + float(new.entry_half) == np_mid(after_one.opening.book, params.r_bar)
     check_exe_obs(obs, new, params)
     assert float(info["final_observation"][0]) == pytest.approx(int(info["done_qty"]) / params.parent_size, rel=1e-6)
     assert int(info["done_qty"]) > 0
@@ -484,18 +503,32 @@ def test_execution_auto_reset_restarts_from_the_opening(exe_warm):
     ("jaxmarket/Execution-v0", dict(n_value=-1), r"^n_value = -1 "),
     ("jaxmarket/Execution-v0", dict(parent_size=0), r"^parent_size = 0 "),
     ("jaxmarket/Execution-v0", dict(direction=2), r"^direction = 2 "),
-    ("jaxmarket/Execution-v0", dict(step_s=120.0), r"^step_s = 120.0 .*\(0.0, 60.0\]"),
-    ("jaxmarket/Execution-v0", dict(window_s=1e6), r"^window_s = 1000000.0 "),
+    ("jaxmarket/Execution-v0", dict(step_s=0.0005), r"^step_s = 0.0005 .*milliseconds"),
+    ("jaxmarket/Execution-v0", dict(window_s=1e6), r"^window_s = 1000000.0 .*close_s - open_s - first_interval_s"),
+    ("jaxmarket/Execution-v0", dict(order_size=2**29 + 1), r"^order_size = 536870913 "),
     ("jaxmarket/Execution-v0", dict(bogus_field=3), r"bogus_field"),
     ("jaxmarket/DailyInvestor-v0", dict(n_value=-1), r"^n_value = -1 "),
-    ("jaxmarket/DailyInvestor-v0", dict(step_s=120.0), r"^step_s = 120.0 "),
+    ("jaxmarket/DailyInvestor-v0", dict(step_s=-60.0), r"^step_s = -60.0 "),
     ("jaxmarket/DailyInvestor-v0", dict(order_size=0), r"^order_size = 0 "),
+    ("jaxmarket/DailyInvestor-v0", dict(first_interval_s=23_400.0), r"^first_interval_s = 23400.0 .*close_s - open_s"),
     ("jaxmarket/DailyInvestor-v0", dict(done_ratio=1.5), r"^done_ratio = 1.5 "),
     ("jaxmarket/DailyInvestor-v0", dict(parent_size=10), r"parent_size"),  # an Execution field
 ])
 def test_bad_input_names_field_and_value(env_id, overrides, pattern):
     with pytest.raises(ValueError, match=pattern):
         jm.make(env_id, **overrides)
+
+
+def test_params_must_fit_the_advances_fixed_at_construction():
+    """The env splits a step into ceil(step / mm_period) advances when it is built; parameters passed
+    later may not need more (the message names mm_period_s)."""
+    env, params = jm.make("jaxmarket/Execution-v0", step_s=120.0)  # 2 advances of 60 s per step
+    assert env.step_chunks == 2 and EXE.step_chunks == 1
+    env.check_params(params.replace(step_s=90.0))
+    with pytest.raises(ValueError, match=r"^step_s = 120.0 .*\(0.0, 60.0\].*mm_period_s"):
+        EXE.check_params(EXE_PARAMS.replace(step_s=120.0))
+    with pytest.raises(ValueError, match=r"^step_s = 120.0 .*\(0.0, 60.0\].*mm_period_s"):
+        env.check_params(params.replace(mm_period_s=30.0, step_s=120.0, first_interval_s=30.0))
 
 
 # ---------------------------------------------------------------- baselines
@@ -544,10 +577,50 @@ def test_random_rollouts_stay_finite():
     """From the open (an empty book), Execution through two auto-resets, invalid actions mixed in."""
     rng = np.random.default_rng(5)
     for env, step, params, actions in ((EXE, exe_step, EXE_PARAMS, [0, 1, 2, 2, 5]), (DI, di_step, DI_PARAMS, [0, 1, 2, -3])):
-        state = env.start_episode(background.init(jax.random.PRNGKey(9), CFG, params), params)
+        state = env.start_episode(background.init(jax.random.key(9), CFG, params), params)
         for t in range(25):
             obs, state, reward, *_ = step(200 + t, state, int(rng.choice(actions)), params)
             assert np.all(np.isfinite(np.asarray(obs))) and np.isfinite(float(reward)), (env.name, t)
             assert np.all(np.isfinite(np.asarray(state.mids)))
             if env is EXE:
                 assert np.isfinite(float(state.cost)) and np.isfinite(float(state.entry_price))
+
+
+# ---------------------------------------------------------------- the largest price level
+
+def test_execution_on_a_market_at_the_largest_price_level():
+    """The background market at r_bar = R_BAR_MAX = 2**29 cents (float32's step there is 64 cents):
+    prices stay near it, and the cost (limit orders filled passively by the background, market
+    orders) matches the exact recomputation from the books: each passive fill is what left the
+    agent's order, at its price; each market order the sweep of the book before it."""
+    r = background.R_BAR_MAX
+    params = LONG.replace(r_bar=float(r), window_s=1200.0, parent_size=100_000)
+    EXE.check_params(params)
+    state = warm(EXE, exe_step, params, 3, 11)
+    owner = CFG.agent_owner
+    entry = Fraction(2 * int(state.entry_tick) + int(2 * float(state.entry_half)), 2)
+    assert entry == Fraction(int(2 * np_mid(state.market.book, r)), 2) and abs(entry - r) < 20_000
+    cost, done, passive_total = Fraction(0), 0, 0
+    for t, action in enumerate([LIMIT_ORDER, WAIT, WAIT, LIMIT_ORDER, WAIT, MARKET_ORDER, LIMIT_ORDER, WAIT]):
+        book = state.market.book
+        if action == MARKET_ORDER:
+            filled, notional = np_sweep(book, lob.BID, params.order_size)  # the agent's own bid is not swept
+            cost += entry * filled - notional
+            done += filled
+        _, new, _, terminated, _, _ = exe_step(300 + t, state, action, params)
+        assert not bool(terminated)
+        mine = [o for o in side_orders(book, lob.BID) if o[3] == owner]
+        if action == LIMIT_ORDER:
+            assert int(new.order_price) == max(p for p, _, _, o in side_orders(book, lob.BID) if o != owner)
+        # the agent's order before the background traded: all of a new limit order (a near-touch
+        # limit does not cross a two-sided book), or what rested at the start of a WAIT
+        resting = sum(q for _, q, _, _ in mine)
+        before = params.order_size if action == LIMIT_ORDER else (resting if action == WAIT else 0)
+        after = sum(q for _, q, _, o in side_orders(new.market.book, lob.BID) if o == owner)
+        passive = before - after - (int(new.market.agent_evicted) - int(state.market.agent_evicted))
+        cost += (entry - int(new.order_price)) * passive
+        done += passive
+        passive_total += passive
+        assert int(new.done_qty) == done and float(new.cost) == cost, t
+        state = new
+    assert passive_total > 0 and done > passive_total  # both kinds of fill happened

@@ -17,6 +17,7 @@ from jaxmarket.otc.observations import lp_index, lt_index
 from jaxmarket.otc.rewards import BASIS_POINT
 from training import loop, otc_train
 from training.mappo import MAPPOConfig, make_trainer, trained_policy
+from tests.keys import clone_keys
 
 N_ROUNDS = 3
 SIZES = {"n_lps": 3, "n_lts": 2, "n_flow": 3, "n_rounds": N_ROUNDS}
@@ -64,7 +65,7 @@ def test_stackelberg_round_clients_act_on_this_rounds_quotes():
     N_ROUNDS rounds with the episode return equal to the sum of the round rewards."""
     config = dataclasses.replace(SMALL, normalize_reward=False)
     trainer = make_trainer(config, ENV, PARAMS)
-    runner = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    runner = jax.jit(trainer.init)(jax.random.key(0))
     _, traj = jax.jit(trainer.rollout)(runner)
     lp, lt = traj["lp"], traj["lt"]
     k, n_lps = ENV.config.n_tiers, ENV.config.n_lps
@@ -98,8 +99,8 @@ def test_stackelberg_round_clients_act_on_this_rounds_quotes():
 
 def test_each_family_normalises_its_own_observations():
     trainer = make_trainer(SMALL, ENV, PARAMS)
-    runner = jax.jit(trainer.init)(jax.random.PRNGKey(1))
-    _, traj = jax.jit(trainer.rollout)(runner)
+    runner = jax.jit(trainer.init)(jax.random.key(1))
+    _, traj = jax.jit(trainer.rollout)(clone_keys(runner))
     updated, _ = jax.jit(trainer.update)(runner)  # the same rollout, then the update
     for family in ("lp", "lt"):
         raw = np.asarray(traj[family].raw_obs, np.float64)
@@ -114,8 +115,8 @@ def test_chunked_loop_equals_single_jit_and_checkpoint_roundtrip(tmp_path):
     roles = {"lt": "heuristic"}
     trainer = otc_train.build(SMALL, "default", SIZES, roles)
     assert trainer.learned == ("lp",) and trainer.agents_per_round == SIZES["n_lps"]
-    key = jax.random.PRNGKey(3)
-    full = jax.jit(trainer.train)(key)["runner"]
+    key = jax.random.key(3)
+    full = jax.jit(trainer.train)(clone_keys(key))["runner"]  # the loop below replays the same key
     runner, rows = loop.run(trainer, key, metadata=otc_train.metadata("default", SIZES, roles), out_dir=tmp_path,
                             progress=False)
     assert int(runner.update) == int(full.update) == SMALL.num_updates == 4
@@ -126,9 +127,9 @@ def test_chunked_loop_equals_single_jit_and_checkpoint_roundtrip(tmp_path):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
     loaded, policy, meta = otc_train.load(tmp_path / "final")
     assert meta["roles"] == {"lp": "learn", "lt": "heuristic"} and loaded.learned == ("lp",)
-    obs, state = ENV.reset(jax.random.PRNGKey(0), PARAMS)
-    ours = trained_policy(trainer, runner)(jax.random.PRNGKey(0), obs, state, PARAMS)
-    theirs = policy(jax.random.PRNGKey(0), obs, state, PARAMS)
+    obs, state = ENV.reset(jax.random.key(0), PARAMS)
+    ours = trained_policy(trainer, runner)(jax.random.key(0), obs, state, PARAMS)
+    theirs = policy(jax.random.key(0), obs, state, PARAMS)
     np.testing.assert_allclose(theirs["lp"], ours["lp"], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(theirs["lt"], cheapest_quote_lt_actions(obs["lt"], ENV.config, PARAMS))
 
@@ -141,16 +142,16 @@ def test_load_rejects_a_single_agent_checkpoint(tmp_path):
 
 def test_train_vmaps_over_seeds_and_compiles_once():
     trainer = make_trainer(SMALL, ENV, PARAMS)
-    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    keys = jax.random.split(jax.random.key(0), 2)
     batched = jax.jit(jax.vmap(trainer.train))(keys)["runner"].families
-    single = jax.jit(trainer.train)(keys[1])["runner"].families
+    single = jax.jit(trainer.train)(jax.random.split(jax.random.key(0), 2)[1])["runner"].families  # the same seed
     for family in ("lp", "lt"):
         for b, s in zip(jax.tree.leaves(batched[family].train_state.params),
                         jax.tree.leaves(single[family].train_state.params)):
             np.testing.assert_allclose(b[1], s, rtol=1e-4, atol=1e-5)
             assert not np.allclose(b[0], b[1])
     chunk = jax.jit(chex.assert_max_traces(trainer.chunk, n=1))
-    runner = jax.jit(trainer.init)(keys[0])
+    runner = jax.jit(trainer.init)(jax.random.key(1))
     runner, _ = chunk(runner)
     runner, metrics = chunk(runner)
     assert int(runner.update) == SMALL.num_updates  # the second chunk ran 1 update and skipped 2
@@ -161,8 +162,8 @@ def test_family_without_agents_is_skipped():
     env, params = jm.make("jaxmarket/OTC-v0", n_lps=2, n_lts=0, n_flow=4, n_rounds=N_ROUNDS)
     trainer = make_trainer(SMALL, env, params)
     assert trainer.learned == ("lp",)
-    out = jax.jit(trainer.train)(jax.random.PRNGKey(0))
+    out = jax.jit(trainer.train)(jax.random.key(0))
     assert set(out["runner"].families) == {"lp"}
     assert np.isfinite(np.asarray(out["metrics"]["lp_value_loss"])).all()
-    actions = trained_policy(trainer, out["runner"])(jax.random.PRNGKey(0), *env.reset(jax.random.PRNGKey(0), params), params)
+    actions = trained_policy(trainer, out["runner"])(jax.random.key(0), *env.reset(jax.random.key(0), params), params)
     assert actions["lt"].shape == (0,)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxmarket as jm
-from jaxmarket.envs.market_making import MarketMakingParams, step_noise
+from jaxmarket.envs.market_making import MAX_S0, MarketMakingParams, cash, mid, step_noise, wealth
 from tests.reference_market_making import reference_step
 
 ENV_ID = "jaxmarket/MarketMaking-AS-v0"
@@ -46,10 +46,13 @@ def test_step_matches_numpy_reference(bid, ask, inventory, time, seed, phi, alph
     """Small max_inventory and few steps so the inventory bounds and the terminal penalty are hit."""
     env, params = _SMALL
     params = params.replace(phi=phi, alpha=alpha)
-    _, state = env.reset(jax.random.PRNGKey(0), params)
-    state = state.replace(inventory=jnp.int32(inventory), time=jnp.int32(time), cash=jnp.float32(-37.5))
-    key = jax.random.PRNGKey(seed)
-    obs, new, reward, terminated, info = _step_env(env, key, state, jnp.array([bid, ask], jnp.float32), params)
+    _, state = env.reset(jax.random.key(0), params)
+    # cash X = -37.5 at S = S0 = 100: the state holds X + q S0
+    state = state.replace(inventory=jnp.int32(inventory), time=jnp.int32(time),
+                          relative_cash=jnp.float32(-37.5 + inventory * 100.0))
+    key = jax.random.key(seed)
+    # The reference replays the env's own draws: a deliberate second use of the key.
+    obs, new, reward, terminated, info = _step_env(env, jax.random.clone(key), state, jnp.array([bid, ask], jnp.float32), params)
     uniforms, normal = step_noise(key)
     p = {f.name: float(getattr(params, f.name)) for f in dataclasses.fields(params)}
     ref_state, ref_reward, ref_obs, invalid = reference_step(
@@ -58,8 +61,8 @@ def test_step_matches_numpy_reference(bid, ask, inventory, time, seed, phi, alph
     )
     assert int(new.inventory) == ref_state["inventory"]
     assert int(new.time) == ref_state["time"]
-    np.testing.assert_allclose(float(new.mid), ref_state["mid"], rtol=1e-6)
-    np.testing.assert_allclose(float(new.cash), ref_state["cash"], rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(float(mid(new, params)), ref_state["mid"], rtol=1e-6)
+    np.testing.assert_allclose(float(cash(new, params)), ref_state["cash"], rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(float(reward), ref_reward, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(np.asarray(obs), ref_obs, rtol=1e-6, atol=1e-7)
     assert int(new.n_invalid_actions) == invalid
@@ -78,6 +81,45 @@ def test_accounting_identity_and_inventory_bound():
     assert np.all(stats["n_bid_fills"] - stats["n_ask_fills"] == stats["final_inventory"])
 
 
+@pytest.mark.parametrize("s0", [100.0, MAX_S0])
+def test_money_error_does_not_grow_with_the_price(s0):
+    """At the largest valid opening price, wealth, PnL and return stay within the documented
+    float32 bound of a float64 recomputation of the same fills; the absolute cash is off by at
+    most float32 rounding of ``q S0``."""
+    env, params = jm.make(ENV_ID, s0=s0, max_inventory=5)
+    step = jax.jit(env.step_env)
+    policy = jm.baselines.avellaneda_stoikov(0.1)
+    _, state = env.reset(jax.random.key(0), params)
+    sd = params.sigma * np.sqrt(float(params.dt))
+    x64, s64, q, total_return = 0.0, float(s0), 0, 0.0
+    moves = fills_abs = 0.0
+    for key in jax.random.split(jax.random.key(1), params.max_steps_in_episode):
+        action = np.asarray(policy(None, None, state, params), np.float64)
+        _, new, reward, _, _ = step(jax.random.clone(key), state, action, params)
+        _, normal = step_noise(key)  # the env's own draws, replayed in float64
+        bought = int(new.n_bid_fills - state.n_bid_fills)
+        sold = int(new.n_ask_fills - state.n_ask_fills)
+        x64 += -bought * (s64 - action[0]) + sold * (s64 + action[1])
+        fills_abs += bought * abs(s64 - s0 - action[0]) + sold * abs(s64 - s0 + action[1])
+        q += bought - sold
+        move = sd * float(normal)
+        s64 += move
+        moves += abs(move)
+        total_return += float(reward)
+        state = new
+    n = params.max_steps_in_episode
+    u = 2.0**-24
+    gamma = 2 * n * u / (1 - 2 * n * u)
+    bound = (2 * n + 3 * abs(q) + 3) * gamma * (moves + fills_abs)
+    wealth64 = x64 + q * s64
+    assert int(state.inventory) == q
+    assert abs(float(wealth(state)) - wealth64) <= bound
+    assert abs(float(state.pnl) - wealth64) <= bound
+    assert abs(total_return - wealth64) <= bound
+    assert abs(float(cash(state, params)) - x64) <= bound + 2 * u * abs(q) * s0
+    assert bound < 0.05 * max(abs(wealth64), 1.0)  # the bound is tight enough to be useful
+
+
 def test_pnl_reward_sums_to_wealth():
     """With phi = alpha = 0 the return is the episode's mark-to-market PnL."""
     env, params = jm.make(ENV_ID)
@@ -93,11 +135,16 @@ def test_pnl_reward_sums_to_wealth():
         ("sigma", -1.0, "(0.0, inf]"),
         ("decay", 0.0, "(0.0, inf]"),
         ("horizon", -2.0, "(0.0, inf]"),
-        ("max_steps_in_episode", 0, "[1, inf]"),
-        ("max_steps_in_episode", 2.5, "[1, inf]"),
+        ("max_steps_in_episode", 0, "[1, 2147483647]"),
+        ("max_steps_in_episode", 2.5, "[1, 2147483647]"),
+        ("max_steps_in_episode", np.int64(2**32 + 200), "[1, 2147483647]"),
+        ("s0", 2e9, "(0.0, 1000000000.0]"),
+        ("sigma", jnp.float32(-1.0), "(0.0, inf]"),  # a JAX array is read, not skipped
+        ("max_inventory", jnp.int32(0), "[1, 2147483647]"),
+        ("max_inventory", True, "[1, 2147483647]"),  # a bool is not an integer
         ("intensity", float("nan"), "(0.0, inf]"),
         ("phi", -0.1, "[0.0, inf]"),
-        ("max_inventory", 0, "[1, inf]"),
+        ("max_inventory", 0, "[1, 2147483647]"),
     ],
 )
 def test_invalid_params_raise_with_field_value_and_range(field, value, text):
@@ -142,21 +189,21 @@ def test_no_retracing_when_params_change():
     def step(key, state, action, params):
         return env.step(key, state, action, params)
 
-    obs, state = env.reset(jax.random.PRNGKey(0), params)
+    obs, state = env.reset(jax.random.key(0), params)
     for sigma, phi in [(2.0, 0.0), (3.0, 0.01), (0.5, 1.0)]:
         p = params.replace(sigma=jnp.float32(sigma), phi=jnp.float32(phi))
-        step(jax.random.PRNGKey(1), state, jnp.array([0.5, 0.5]), p)
+        step(jax.random.key(1), state, jnp.array([0.5, 0.5]), p)
     chex.clear_trace_counter()
 
 
 def test_auto_reset_and_vmap():
     env, params = jm.make(ENV_ID, max_steps_in_episode=3)
-    keys = jax.random.split(jax.random.PRNGKey(0), 8)
-    obs, state = jax.vmap(env.reset, (0, None))(keys, params)
+    reset_key, *step_keys = jax.random.split(jax.random.key(0), 4)
+    obs, state = jax.vmap(env.reset, (0, None))(jax.random.split(reset_key, 8), params)
     step = jax.jit(jax.vmap(env.step, (0, 0, None, None)))
     action = jnp.array([0.1, 0.1])
-    for t in range(3):
-        obs, state, reward, terminated, truncated, info = step(keys, state, action, params)
+    for key in step_keys:
+        obs, state, reward, terminated, truncated, info = step(jax.random.split(key, 8), state, action, params)
     assert np.all(np.asarray(terminated)) and np.all(np.asarray(truncated))
     assert np.all(np.asarray(state.time) == 0) and np.all(np.asarray(obs[:, 0]) == 1.0)
 

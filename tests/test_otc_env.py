@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import jaxmarket as jm
+from jaxmarket.core.evaluate import rollout_episode
 from jaxmarket.baselines import dealer
 from jaxmarket.core.supertypes import Categorical, ClippedNormal, Uniform
 from jaxmarket.otc import market
@@ -34,7 +35,13 @@ RESET = jax.jit(chex.assert_max_traces(_otc_test_reset, n=1))
 STEP = jax.jit(ENV.step)
 STEP_ENV = jax.jit(ENV.step_env)
 SETTLE = jax.jit(market.settle, static_argnums=(2,))
-KEY = jax.random.PRNGKey(0)
+
+
+def fresh_key(seed: int = 0) -> jax.Array:
+    """A new typed key: the same seed gives the same draws, without reusing one key object."""
+    return jax.random.key(seed)
+
+
 HEURISTIC = dealer.heuristic_policy(ENV)
 
 
@@ -50,7 +57,8 @@ POLICY_STEP = jax.jit(chex.assert_max_traces(_policy_step, n=1))
 
 def heuristic_episode(key: jax.Array, params, n_steps: int):
     """The final state (no auto-reset) and summed rewards of ``n_steps`` heuristic steps."""
-    obs, state = RESET(key, params)
+    reset_key, key = jax.random.split(key)
+    obs, state = RESET(reset_key, params)
     total = {f: np.zeros(n) for f, n in ENV.num_agents.items()}
     for k in jax.random.split(key, n_steps):
         obs, state, rewards = POLICY_STEP(k, obs, state, params)
@@ -80,9 +88,9 @@ def lt_code(lp: int, buy: bool) -> int:
     return 1 + 2 * lp + (0 if buy else 1)
 
 
-def fixed_state(key: jax.Array = KEY, params=PARAMS):
+def fixed_state(key: jax.Array | None = None, params=PARAMS):
     """A fresh state with the connectivity and tiers above."""
-    _, state = RESET(key, params)
+    _, state = RESET(fresh_key() if key is None else key, params)
     return state.replace(connected=jnp.asarray(CONNECTED), tier=jnp.asarray(TIERS))
 
 
@@ -119,7 +127,7 @@ def actions(lp=LP_ACTION, lt=(0,) * N_LTS) -> dict:
 
 
 def test_shapes_and_spaces() -> None:
-    obs, state = RESET(KEY, PARAMS)
+    obs, state = RESET(fresh_key(), PARAMS)
     d_lp, d_lt = ENV.observation_space("lp").shape, ENV.observation_space("lt").shape
     assert obs["lp"].shape == (N_LPS, *d_lp) and obs["lt"].shape == (N_LTS, *d_lt)
     assert d_lp == (len(LP_FEATURES) + len(LP_TYPE_FIELDS),)
@@ -128,7 +136,7 @@ def test_shapes_and_spaces() -> None:
     assert ENV.action_space("lp").shape == (N_TIERS + 2,)
     assert ENV.action_space("lt").n == 2 * N_LPS + 3
     assert ENV.num_agents == {"lp": N_LPS, "lt": N_LTS}
-    obs2, _, rewards, terminated, truncated, info = STEP(KEY, state, actions(), PARAMS)
+    obs2, _, rewards, terminated, truncated, info = STEP(fresh_key(), state, actions(), PARAMS)
     for family, n in ENV.num_agents.items():
         assert obs2[family].shape == obs[family].shape
         assert rewards[family].shape == (n,) and terminated[family].shape == (n,) and truncated[family].shape == (n,)
@@ -136,24 +144,24 @@ def test_shapes_and_spaces() -> None:
     with pytest.raises(ValueError, match="family"):
         ENV.observation_space("xx")
     with pytest.raises(ValueError, match="keys"):
-        ENV.step_env(KEY, state, {"lp": LP_ACTION}, PARAMS)
+        ENV.step_env(fresh_key(), state, {"lp": LP_ACTION}, PARAMS)
 
 
 def test_shapes_follow_config() -> None:
     env, params = jm.make("jaxmarket/OTC-v0", n_lps=4, n_lts=16)
-    obs, _ = jax.eval_shape(env.reset, KEY, params)  # shapes only, nothing compiled
+    obs, _ = jax.eval_shape(env.reset, fresh_key(), params)  # shapes only, nothing compiled
     assert obs["lp"].shape == (4, env.observation_space("lp").shape[0])
     assert obs["lt"].shape == (16, env.observation_space("lt").shape[0])
     assert env.observation_space("lt").shape[0] == len(LT_FEATURES) + 3 * 4 + len(LT_TYPE_FIELDS)
-    masks = jax.eval_shape(lambda k: env.acting(env.reset(k, params)[1]), KEY)
+    masks = jax.eval_shape(lambda k: env.acting(env.reset(k, params)[1]), fresh_key())
     assert masks["lp"].shape == (4,) and masks["lt"].shape == (16,)
 
     # no RL clients (n_lts = 0 is valid: flow clients only)
     env0, params0 = jm.make("jaxmarket/OTC-v0", n_lps=2, n_lts=0, n_flow=3)
-    obs0, state0 = jax.eval_shape(env0.reset, KEY, params0)
+    obs0, state0 = jax.eval_shape(env0.reset, fresh_key(), params0)
     assert obs0["lt"].shape == (0, env0.observation_space("lt").shape[0]) and obs0["lp"].shape[0] == 2
     acts0 = {"lp": jnp.zeros((2, N_TIERS + 2)), "lt": jnp.zeros((0,), jnp.int32)}
-    out0 = jax.eval_shape(env0.step, KEY, state0, acts0, params0)
+    out0 = jax.eval_shape(env0.step, fresh_key(), state0, acts0, params0)
     assert out0[2]["lt"].shape == (0,) and out0[2]["lp"].shape == (2,)
 
 
@@ -167,8 +175,8 @@ def test_stackelberg_turn_order() -> None:
     lt_a, lt_b = (lt_code(0, True),) * N_LTS, (ECN_SELL, 0, 99, lt_code(2, False))
 
     # phase 0: the LT actions are ignored
-    out_a = STEP_ENV(KEY, state0, actions(lt=lt_a), PARAMS)
-    out_b = STEP_ENV(KEY, state0, actions(lt=lt_b), PARAMS)
+    out_a = STEP_ENV(fresh_key(), state0, actions(lt=lt_a), PARAMS)
+    out_b = STEP_ENV(fresh_key(), state0, actions(lt=lt_b), PARAMS)
     assert_trees_equal(out_a, out_b)
     obs1, state1, rewards1, terminated1, info1 = out_a
     assert int(state1.phase) == 1 and int(state1.round) == 0
@@ -182,8 +190,8 @@ def test_stackelberg_turn_order() -> None:
 
     # phase 1: the LP actions are ignored, the round settles
     other_lp = np.clip(LP_ACTION[::-1] + 0.3, -0.9, 1.0)
-    out_c = STEP_ENV(KEY, state1, actions(lt=lt_a), PARAMS)
-    out_d = STEP_ENV(KEY, state1, actions(lp=other_lp, lt=lt_a), PARAMS)
+    out_c = STEP_ENV(fresh_key(), state1, actions(lt=lt_a), PARAMS)
+    out_d = STEP_ENV(fresh_key(), state1, actions(lp=other_lp, lt=lt_a), PARAMS)
     assert_trees_equal(out_c, out_d)
     _, state2, rewards2, _, info2 = out_c
     assert bool(info2["settled"])
@@ -191,7 +199,7 @@ def test_stackelberg_turn_order() -> None:
     np.testing.assert_allclose(np.asarray(state2.tier_eps), LP_ACTION[:, :N_TIERS])  # the quotes stay
     assert np.any(np.asarray(rewards2["lp"]) != 0.0) and np.any(np.asarray(rewards2["lt"]) != 0.0)
     # the LT actions of phase 1 do matter
-    out_e = STEP_ENV(KEY, state1, actions(lt=lt_b), PARAMS)
+    out_e = STEP_ENV(fresh_key(), state1, actions(lt=lt_b), PARAMS)
     assert not trees_equal(out_c[1].lt_executed, out_e[1].lt_executed)
 
 
@@ -204,7 +212,7 @@ def test_simultaneous_turn_order() -> None:
     for t in range(3):
         masks = env.acting(state)
         assert np.all(masks["lp"]) and np.all(masks["lt"])
-        _, state, rewards, _, info = step(jax.random.PRNGKey(t), state, actions(lt=(lt_code(0, True),) * N_LTS), params)
+        _, state, rewards, _, info = step(jax.random.key(t), state, actions(lt=(lt_code(0, True),) * N_LTS), params)
         assert bool(info["settled"]) and int(state.round) == t + 1 and int(state.phase) == 0
         np.testing.assert_allclose(np.asarray(state.tier_eps), LP_ACTION[:, :N_TIERS])
         assert np.any(np.asarray(rewards["lp"]) != 0.0)
@@ -218,9 +226,9 @@ def test_episode_end_and_auto_reset() -> None:
     assert ENV.episode_length(PARAMS) == n_steps
     lt = (ECN_BUY,) * N_LTS
     for step_fn, auto_reset in ((STEP, True), (STEP_ENV, False)):
-        _, state = RESET(KEY, PARAMS)
+        _, state = RESET(fresh_key(), PARAMS)
         for t in range(n_steps):
-            out = step_fn(jax.random.PRNGKey(100 + t), state, actions(lt=lt), PARAMS)
+            out = step_fn(jax.random.key(100 + t), state, actions(lt=lt), PARAMS)
             state, terminated = out[1], out[3]
             last = t == n_steps - 1
             for family in ENV.families:
@@ -242,7 +250,7 @@ def test_episode_end_and_auto_reset() -> None:
 
 def test_client_obs_shows_connected_quotes() -> None:
     state0 = fixed_state()
-    obs, state1, *_ = STEP_ENV(KEY, state0, actions(), PARAMS)
+    obs, state1, *_ = STEP_ENV(fresh_key(), state0, actions(), PARAMS)
     lt_obs = np.asarray(obs["lt"], np.float64)
     s0 = float(state1.s0)
     size_col = LT_TYPE_FIELDS.index("size_scale")
@@ -279,8 +287,8 @@ def test_unconnected_and_other_lp_actions_are_invisible() -> None:
     state0 = fixed_state()
     changed = LP_ACTION.copy()
     changed[1] = [3.0, 2.0, -0.7, -1.5, 0.9]  # only LP 1's action changes
-    obs_a, *_ = STEP_ENV(KEY, state0, actions(), PARAMS)
-    obs_b, *_ = STEP_ENV(KEY, state0, actions(lp=changed), PARAMS)
+    obs_a, *_ = STEP_ENV(fresh_key(), state0, actions(), PARAMS)
+    obs_b, *_ = STEP_ENV(fresh_key(), state0, actions(lp=changed), PARAMS)
     lt_a, lt_b = np.asarray(obs_a["lt"]), np.asarray(obs_b["lt"])
     for i in range(N_LTS):
         if CONNECTED[1, i]:
@@ -295,11 +303,11 @@ def test_lp_obs_after_settlement_shows_own_trades() -> None:
     lt_super = {**default_lt_supertype(), "p_trade": Uniform(1.0, 1.0)}
     params = PARAMS.replace(lt_supertype=lt_super)
     ENV.check_params(params)
-    state0 = fixed_state(jax.random.PRNGKey(5), params)
-    _, state1, *_ = STEP_ENV(KEY, state0, actions(), params)
+    state0 = fixed_state(jax.random.key(5), params)
+    _, state1, *_ = STEP_ENV(fresh_key(), state0, actions(), params)
     lt_act = jnp.asarray([lt_code(0, True), lt_code(0, False), ECN_BUY, lt_code(2, True)])
-    key = jax.random.PRNGKey(11)
-    obs2, state2, rewards2, _, _ = STEP_ENV(key, state1, actions(lt=lt_act), params)
+    key = jax.random.key(11)
+    obs2, state2, rewards2, _, _ = STEP_ENV(jax.random.clone(key), state1, actions(lt=lt_act), params)  # replayed below
     settled, lp_r, lt_r, info = SETTLE(key, market.choose(state1, lt_act, CFG), CFG, params)
     for x, y in zip(jax.tree.leaves(state2), jax.tree.leaves(settled), strict=True):  # same up to float32 fusion
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
@@ -327,10 +335,10 @@ def test_lp_obs_after_settlement_shows_own_trades() -> None:
 
 def test_settle_rewards_follow_reward_families() -> None:
     state0 = fixed_state()
-    _, state1, *_ = STEP_ENV(KEY, state0, actions(), PARAMS)
+    _, state1, *_ = STEP_ENV(fresh_key(), state0, actions(), PARAMS)
     lt_act = jnp.asarray([lt_code(0, True), lt_code(0, False), ECN_SELL, lt_code(1, True)])
     chosen = market.choose(state1, lt_act, CFG)
-    new, lp_r, lt_r, info = SETTLE(jax.random.PRNGKey(2), chosen, CFG, PARAMS)
+    new, lp_r, lt_r, info = SETTLE(jax.random.key(2), chosen, CFG, PARAMS)
     mu = float(state1.price0) * BP
     move = float(new.price) - float(state1.price)
     lpt = np.asarray(state1.lp_types, np.float64)
@@ -373,7 +381,7 @@ def test_types_in_support_and_appended_to_obs() -> None:
     params = PARAMS.replace(lp_supertype=TYPED_LP, lt_supertype=TYPED_LT, tier_probs=np.array([0.0, 0.25, 0.75]))
     ENV.check_params(params)
     reset = jax.jit(ENV.reset)  # new params structure (ClippedNormal, Categorical, tier_probs): its own compile
-    outs = [reset(k, params) for k in jax.random.split(KEY, 60)]
+    outs = [reset(k, params) for k in jax.random.split(fresh_key(), 60)]
     obs = {f: np.stack([np.asarray(o[f]) for o, _ in outs]) for f in ENV.families}
     states = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *[s for _, s in outs])
     for family, supertype, fields, types in (
@@ -414,7 +422,7 @@ def test_types_in_support_and_appended_to_obs() -> None:
 
 
 def test_supertype_parameters_change_behaviour_without_recompiling() -> None:
-    keys = jax.random.split(jax.random.PRNGKey(9), 4)
+    keys = jax.random.split(jax.random.key(9), 4)
 
     def run(params):
         finals = [heuristic_episode(k, params, N_ROUNDS * 2) for k in keys]
@@ -537,7 +545,7 @@ def test_non_finite_lp_actions_are_sanitized_and_counted() -> None:
     bad[0, 1] = np.nan
     bad[1, N_TIERS + 1] = np.inf  # hedge
     bad[2, 0] = -np.inf
-    obs1, state1, *_ = STEP_ENV(KEY, state0, actions(lp=bad), PARAMS)
+    obs1, state1, *_ = STEP_ENV(fresh_key(), state0, actions(lp=bad), PARAMS)
     assert int(state1.n_invalid_lp) == 3
     assert all_finite(obs1) and all_finite(state1)
     eps = np.asarray(state1.tier_eps)
@@ -545,12 +553,12 @@ def test_non_finite_lp_actions_are_sanitized_and_counted() -> None:
     assert float(state1.hedge[1]) == 0.0  # non-finite hedge: none
     np.testing.assert_allclose(eps[0, [0, 2]], LP_ACTION[0, [0, 2]])
     lt_act = jnp.asarray([lt_code(0, True), lt_code(0, False), ECN_BUY, lt_code(1, True)])
-    obs2, state2, rewards, *_ = STEP_ENV(KEY, state1, actions(lt=lt_act), PARAMS)
+    obs2, state2, rewards, *_ = STEP_ENV(fresh_key(), state1, actions(lt=lt_act), PARAMS)
     assert all_finite(rewards) and all_finite(obs2) and all_finite(state2)
     assert int(state2.n_invalid_lp) == 3 and int(state2.n_invalid_lt) == 0
     # out-of-range finite values are clipped and counted
     wild = np.array([[10.0, -5.0, 0.0, 9.0, 2.0], [0.0, 0.0, 0.0, 0.0, -1.0], [0.0, 0.0, 0.0, 0.0, 0.5]], np.float32)
-    _, state3, *_ = STEP_ENV(KEY, state0, actions(lp=wild), PARAMS)
+    _, state3, *_ = STEP_ENV(fresh_key(), state0, actions(lp=wild), PARAMS)
     assert int(state3.n_invalid_lp) == 2
     np.testing.assert_allclose(np.asarray(state3.tier_eps)[0], [PARAMS.eps_max, PARAMS.eps_min, 0.0])
     assert float(state3.skew[0]) == PARAMS.skew_max and float(state3.hedge[0]) == 1.0 and float(state3.hedge[1]) == 0.0
@@ -566,8 +574,8 @@ def test_non_finite_lp_actions_are_sanitized_and_counted() -> None:
     ],
 )
 def test_invalid_lt_codes_are_counted_and_do_not_trade(codes: np.ndarray, n_invalid: int) -> None:
-    _, state1, *_ = STEP_ENV(KEY, fixed_state(), actions(), PARAMS)
-    obs2, state2, rewards, *_ = STEP_ENV(KEY, state1, actions(lt=codes), PARAMS)
+    _, state1, *_ = STEP_ENV(fresh_key(), fixed_state(), actions(), PARAMS)
+    obs2, state2, rewards, *_ = STEP_ENV(fresh_key(), state1, actions(lt=codes), PARAMS)
     assert int(state2.n_invalid_lt) == n_invalid
     assert all_finite(rewards) and all_finite(obs2) and all_finite(state2)
     raw = np.asarray(codes, np.float64)
@@ -580,10 +588,10 @@ def test_invalid_lt_codes_are_counted_and_do_not_trade(codes: np.ndarray, n_inva
 
 
 def test_unconnected_lp_choice_does_not_trade() -> None:
-    _, state1, *_ = STEP_ENV(KEY, fixed_state(), actions(), PARAMS)
+    _, state1, *_ = STEP_ENV(fresh_key(), fixed_state(), actions(), PARAMS)
     # client 1 is connected only to LP 0; client 2 to none; client 3 to LPs 1 and 2
     codes = jnp.asarray([lt_code(2, True), lt_code(1, False), lt_code(0, True), lt_code(0, False)], jnp.int32)
-    _, state2, rewards, *_ = STEP_ENV(KEY, state1, actions(lt=codes), PARAMS)
+    _, state2, rewards, *_ = STEP_ENV(fresh_key(), state1, actions(lt=codes), PARAMS)
     assert int(state2.n_invalid_lt) == 3
     np.testing.assert_array_equal(np.asarray(state2.lt_executed[1:N_LTS]), 0.0)
     assert float(state2.lt_executed[0]) > 0.0  # client 0 is connected to LP 2
@@ -603,13 +611,13 @@ def test_replay_follows_series() -> None:
     acts = {"lp": jnp.zeros((2, N_TIERS + 2)), "lt": jnp.full((1,), 1 + 2 * 2)}
     offsets = set()
     for seed in range(5):
-        state = market.reset(jax.random.PRNGKey(seed), env.config, params)
+        state = market.reset(jax.random.key(seed), env.config, params)
         offset = int(state.offset)
         offsets.add(offset)
         assert 0 <= offset and offset + n_rounds <= custom.size - 1
         assert float(state.price) == custom[offset] and float(state.price0) == custom[offset]
         for t in range(2 * n_rounds):
-            _, state, *_ = step(jax.random.PRNGKey(100 * seed + t), state, acts, params)
+            _, state, *_ = step(jax.random.key(100 * seed + t), state, acts, params)
             assert int(state.round) == (t + 1) // 2
             assert float(state.price) == custom[offset + int(state.round)], (seed, t)
         assert int(state.round) == n_rounds
@@ -619,7 +627,7 @@ def test_replay_follows_series() -> None:
     env_b, params_b = jm.make("jaxmarket/OTC-v0", **SMALL, reference="replay", n_rounds=n_rounds)
     bundled = np.asarray(params_b.series)
     np.testing.assert_array_equal(bundled, jm.data.eurusd_hourly().prices.astype(np.float32))
-    states = [market.reset(k, env_b.config, params_b) for k in jax.random.split(KEY, 2)]
+    states = [market.reset(k, env_b.config, params_b) for k in jax.random.split(fresh_key(), 2)]
     for state in states:
         offset = int(state.offset)
         assert 0 <= offset <= bundled.size - n_rounds - 1
@@ -657,9 +665,9 @@ def test_otc_lp_env() -> None:
     env, params = gymnax.make("jaxmarket/OTC-LP-v0", n_lps=3, n_flow=6, n_rounds=n_rounds)
     env2, _ = jm.make("jaxmarket/OTC-LP-v0")
     assert type(env2) is type(env)
-    obs_shape = jax.eval_shape(env.reset, KEY, params)[0]
+    obs_shape = jax.eval_shape(env.reset, fresh_key(), params)[0]
     assert obs_shape.shape == env.observation_space(params).shape and obs_shape.dtype == jnp.float32
-    obs, state = env.reset_env(KEY, params)
+    obs, state = env.reset_env(fresh_key(), params)
     assert obs.shape == obs_shape.shape
     space = env.action_space(params)
     assert space.shape == (N_TIERS + 2,) == (env.num_actions,)
@@ -668,7 +676,7 @@ def test_otc_lp_env() -> None:
     def step_and_expected(k, state):
         k_act, k_step = jax.random.split(k)
         action = space.sample(k_act)
-        obs, new_state, reward, done, _, _ = env.step(k_step, state, action, params)
+        obs, new_state, reward, done, _, _ = env.step(jax.random.clone(k_step), state, action, params)  # replayed below
         # the reward is LP 0's reward of market.settle on the same key and state
         others = dealer.heuristic_lp_actions(
             jm.otc.observations.lp_observation(state, env.config, params), env.config, params,
@@ -680,7 +688,7 @@ def test_otc_lp_env() -> None:
 
     out = []
     s = state
-    for k in jax.random.split(jax.random.PRNGKey(8), 2 * n_rounds):
+    for k in jax.random.split(jax.random.key(8), 2 * n_rounds):
         rounds_before = int(s.round)
         s, *rest = step_and_expected(k, s)
         out.append([np.asarray(x) for x in rest] + [rounds_before])
@@ -707,8 +715,8 @@ def test_cheapest_quote_clients_pick_cheapest_connected_venue() -> None:
     n_checked, sides = 0, set()
     venues = set()
     for seed in range(6):
-        state0 = fixed_state(jax.random.PRNGKey(seed), params)
-        obs1, state1, *_ = STEP_ENV(jax.random.PRNGKey(seed), state0, actions(), params)
+        state0 = fixed_state(jax.random.key(seed), params)
+        obs1, state1, *_ = STEP_ENV(jax.random.key(seed), state0, actions(), params)
         lt_obs = np.asarray(obs1["lt"], np.float64)
         codes = np.asarray(dealer.cheapest_quote_lt_actions(obs1["lt"], CFG, params))
         s0 = float(state1.s0)
@@ -734,7 +742,7 @@ def test_cheapest_quote_clients_pick_cheapest_connected_venue() -> None:
             sides.add(buy)
             n_checked += 1
         # the chosen codes are all valid in the env
-        _, state2, *_ = STEP_ENV(KEY, state1, actions(lt=codes), params)
+        _, state2, *_ = STEP_ENV(fresh_key(), state1, actions(lt=codes), params)
         assert int(state2.n_invalid_lt) == 0
     assert n_checked >= 8 and sides == {True, False} and len(venues) >= 2
 
@@ -749,7 +757,7 @@ def test_schedule_clients_meet_their_target() -> None:
     }
     params = PARAMS.replace(n_rounds=n_rounds, lt_supertype=lt_super)
     ENV.check_params(params)
-    episodes = [heuristic_episode(k, params, 2 * n_rounds) for k in jax.random.split(jax.random.PRNGKey(21), 6)]
+    episodes = [heuristic_episode(k, params, 2 * n_rounds) for k in jax.random.split(jax.random.key(21), 6)]
     finals = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *[f for f, _ in episodes])
     rewards = {"lt": np.stack([r["lt"] for _, r in episodes])}
     np.testing.assert_array_equal(np.asarray(finals.round), n_rounds)
@@ -763,3 +771,29 @@ def test_schedule_clients_meet_their_target() -> None:
     np.testing.assert_array_equal(np.asarray(finals.n_invalid_lt), 0)
     # with omega = 0 the LT reward is minus the schedule gap, so it is never positive
     assert np.all(rewards["lt"] <= 1e-6) and np.any(rewards["lt"] < 0)
+
+
+def test_money_does_not_depend_on_the_price_level() -> None:
+    """Rewards are in units of price0 * 1 bp and wealth is kept in PnL-scale terms, so the same
+    episodes at the smallest and largest valid opening prices give the same returns and metrics as
+    at price0 = 1.1, within float32 rounding."""
+    env, params = jm.make("jaxmarket/OTC-v0", n_lps=3, n_lts=4, n_flow=8, n_rounds=12)
+    policy = dealer.heuristic_policy(env)
+    steps = env.episode_length(params)
+
+    @jax.jit
+    def episodes(params, key):
+        return jax.vmap(lambda k: rollout_episode(env, params, policy, k, steps))(jax.random.split(key, 16))
+
+    results = {price0: episodes(params.replace(price0=price0), jax.random.key(3))
+               for price0 in (1.1, market.PRICE_MIN, market.PRICE_MAX)}
+    base = results[1.1]
+    tolerance = 1e-3  # of the largest value: float32 rounds differently at each price level
+    for price0 in (market.PRICE_MIN, market.PRICE_MAX):
+        for family in ("lp", "lt"):
+            scale = np.abs(base["return"][family]).max()
+            np.testing.assert_allclose(results[price0]["return"][family], base["return"][family], atol=tolerance * scale)
+        for name in ("lp_pnl", "spread_pnl", "inventory_pnl", "hedge_cost"):
+            np.testing.assert_allclose(results[price0][name], base[name], atol=tolerance * np.abs(base[name]).max())
+    with pytest.raises(ValueError, match=r"price0 = 2000000000.0 is out of range: valid range is \[1e-06, 1000000000.0\]"):
+        jm.make("jaxmarket/OTC-v0", price0=2e9)

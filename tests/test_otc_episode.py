@@ -22,7 +22,7 @@ def replay_states(env, params, policy, seed):
     """Per round: the state before its settling step and after it, by stepping ``env.step_env``
     with ``simulate_episode``'s keys (those of ``jaxmarket.core.evaluate.rollout_episode``)."""
     n_phases = env.config.n_phases
-    reset_key, key = jax.random.split(jax.random.PRNGKey(seed))
+    reset_key, key = jax.random.split(jax.random.key(seed))
     obs, state = env.reset_env(reset_key, params)
 
     @jax.jit

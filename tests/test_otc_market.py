@@ -65,7 +65,7 @@ class Market:
         ``lt_fn(rng)`` -> (N_ENVS, n_lts) actions. Returns per round the numpy pre-state (after quote and
         choose), post-state, rewards, info, the actions and the round's keys."""
         rng = np.random.default_rng(seed)
-        key = jax.random.PRNGKey(seed)
+        key = jax.random.key(seed)
         key, k_reset = jax.random.split(key)
         state = self.reset(jax.random.split(k_reset, N_ENVS), params)
         records = []
@@ -93,7 +93,7 @@ class Market:
             [np.asarray(pre_jax.tier_eps), np.asarray(pre_jax.skew)[..., None], np.asarray(pre_jax.hedge)[..., None]],
             axis=-1,
         )
-        return jax.device_get(self._round(keys, pre_jax, lp, np.asarray(pre_jax.lt_choice), params))
+        return jax.device_get(self._round(jax.random.clone(keys), pre_jax, lp, np.asarray(pre_jax.lt_choice), params))
 
 
 @pytest.fixture(scope="module")
@@ -397,7 +397,7 @@ def episode(mk: Market):
         final, (states, done, settled) = jax.lax.scan(step, state, jax.random.split(key, n_steps))
         return final, states, done, settled, env.episode_metrics(final, params)
 
-    k_reset, k_run = jax.random.split(jax.random.PRNGKey(7))
+    k_reset, k_run = jax.random.split(jax.random.key(7))
     start = mk.reset(jax.random.split(k_reset, N_ENVS), params)  # N_ENVS fresh episodes (reuses the compiled reset)
     start = jax.tree.map(lambda x: x[:EPISODE_ENVS], start)
     out = fast_jit(jax.vmap(one_env))(start, jax.random.split(k_run, EPISODE_ENVS))

@@ -14,7 +14,7 @@ ENV, PARAMS = jm.make("jaxmarket/OTC-v0", n_lps=3, n_lts=2, n_flow=4, n_rounds=5
 
 
 def test_pins_reach_the_chosen_agents_only():
-    _, state = ENV.reset(jax.random.PRNGKey(0), PARAMS)
+    _, state = ENV.reset(jax.random.key(0), PARAMS)
     pinned = pin_types(state, {"lp": {"gamma": 1.5}, "lt": {"size_scale": 3.0}}, {"lp": 1, "lt": 2})
     lp, lt = np.asarray(pinned.lp_types), np.asarray(pinned.lt_types)
     g, size = LP_TYPE_FIELDS.index("gamma"), LT_TYPE_FIELDS.index("size_scale")

@@ -15,6 +15,7 @@ from training import checkpoint, loop
 from training import market_making as mm
 from training.normalize import RunningStats
 from training.ppo import PPOConfig, gae, make_trainer, trained_policy
+from tests.keys import clone_keys
 
 SMALL = PPOConfig(num_envs=16, num_steps=8, total_timesteps=16 * 8 * 7, update_epochs=2, num_minibatches=4,
                   hidden_sizes=(8,), updates_per_chunk=3, gamma=1.0)
@@ -73,8 +74,8 @@ def test_chunked_loop_equals_single_jit_and_checkpoints_roundtrip(tmp_path):
     """7 updates in chunks of 3: the loop skips the 2 extra, and ends where jit(train) ends."""
     env, params = jm.make(mm.ENV_ID, phi=0.01)
     trainer = make_trainer(SMALL, env, params)
-    key = jax.random.PRNGKey(3)
-    full = jax.jit(trainer.train)(key)["runner"]
+    key = jax.random.key(3)
+    full = jax.jit(trainer.train)(clone_keys(key))["runner"]  # the loop below replays the same key
     runner, rows = loop.run(trainer, key, metadata={"env_id": mm.ENV_ID, "env_overrides": {"phi": 0.01}}, out_dir=tmp_path,
                             checkpoint_every=1, progress=False)
     assert int(runner.update) == int(full.update) == SMALL.num_updates == 7
@@ -86,7 +87,7 @@ def test_chunked_loop_equals_single_jit_and_checkpoints_roundtrip(tmp_path):
     assert (tmp_path / "chunk_2" / "metadata.json").is_file()
     env2, params2, policy, metadata = checkpoint.load(tmp_path / "final")
     assert metadata["env_overrides"] == {"phi": 0.01} and float(params2.phi) == 0.01
-    obs, state = env2.reset(jax.random.PRNGKey(0), params2)
+    obs, state = env2.reset(jax.random.key(0), params2)
     np.testing.assert_allclose(policy(None, obs, state, params2), trained_policy(trainer, runner)(None, obs, state, params), rtol=1e-6)
 
 
@@ -98,9 +99,9 @@ def test_load_rejects_a_directory_without_checkpoint(tmp_path):
 def test_train_vmaps_over_seeds():
     env, params = jm.make(mm.ENV_ID)
     trainer = make_trainer(SMALL, env, params)
-    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    keys = jax.random.split(jax.random.key(0), 2)
     batched = jax.jit(jax.vmap(trainer.train))(keys)["runner"].train_state.params
-    single = jax.jit(trainer.train)(keys[1])["runner"].train_state.params
+    single = jax.jit(trainer.train)(jax.random.split(jax.random.key(0), 2)[1])["runner"].train_state.params  # the same seed
     for b, s in zip(jax.tree.leaves(batched), jax.tree.leaves(single)):
         np.testing.assert_allclose(b[1], s, rtol=1e-4, atol=1e-5)
         assert not np.allclose(b[0], b[1])
@@ -110,7 +111,7 @@ def test_ppo_learns_discrete_cartpole():
     env, params = gymnax.make("CartPole-v1")
     config = PPOConfig(num_envs=32, num_steps=64, total_timesteps=32 * 64 * 60, update_epochs=4, num_minibatches=4,
                        learning_rate=2.5e-3, hidden_sizes=(32, 32), normalize_reward=False)
-    metrics = jax.jit(make_trainer(config, env, params).train)(jax.random.PRNGKey(0))["metrics"]
+    metrics = jax.jit(make_trainer(config, env, params).train)(jax.random.key(0))["metrics"]
     returns = np.asarray(metrics["episode_return"])[np.asarray(metrics["episodes"]) > 0]
     assert returns[0] < 30 and returns[-5:].mean() > 150  # the first update is random play: about 20 steps
 
@@ -120,7 +121,7 @@ def test_ppo_market_maker_reaches_97_percent_of_the_closed_form_value():
     (deterministic) policy by dynamic programming, against the closed-form h(0, 0)."""
     env, params = jm.make(mm.ENV_ID, **mm.CRITERION)
     trainer = make_trainer(mm.PPO_CONFIG, env, params)
-    runner = jax.jit(trainer.train)(jax.random.PRNGKey(0))["runner"]
+    runner = jax.jit(trainer.train)(jax.random.key(0))["runner"]
     table = tabulate_policy(env, params, trained_policy(trainer, runner))
     value = policy_value(table, params)[0, params.max_inventory]
     assert value >= 0.97 * cartea_jaimungal_value(0.0, 0, **mm.CRITERION)

@@ -6,7 +6,6 @@ import math
 
 import chex
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
@@ -15,13 +14,18 @@ from jaxmarket.core.supertypes import Categorical, ClippedNormal, Uniform, check
 
 N = 20_000  # samples per distribution
 Z = 5.0  # tolerance in standard errors (false-failure rate ~ 1e-6 per check)
-KEY = jax.random.PRNGKey(7)
+SEED = 7
+
+
+def fresh_key(seed: int = SEED) -> jax.Array:
+    """A new typed key: the same seed gives the same draws, without reusing one key object."""
+    return jax.random.key(seed)
 
 BOUNDS = {"a": (0.0, 1.0), "b": (-math.inf, math.inf), "c": (0.0, math.inf)}
 
 
-def draw(dist, n: int = N, key: jax.Array = KEY) -> np.ndarray:
-    out = np.asarray(dist.sample(key, (n,)))
+def draw(dist, n: int = N, key: jax.Array | None = None) -> np.ndarray:
+    out = np.asarray(dist.sample(fresh_key() if key is None else key, (n,)))
     assert out.shape == (n,) and out.dtype == np.float32
     return out.astype(np.float64)
 
@@ -86,7 +90,7 @@ def test_categorical_values_and_frequencies(values: list, probs: list) -> None:
 
 def test_sample_types_layout_and_independence() -> None:
     supertype = {"x": Uniform(1.0, 1.0), "y": Uniform(-2.0, -2.0), "z": Uniform(0.0, 1.0), "w": Uniform(0.0, 1.0)}
-    types = np.asarray(sample_types(KEY, supertype, ("y", "x", "z", "w"), 500))
+    types = np.asarray(sample_types(fresh_key(), supertype, ("y", "x", "z", "w"), 500))
     assert types.shape == (500, 4) and types.dtype == np.float32
     np.testing.assert_array_equal(types[:, 0], -2.0)  # column i comes from fields[i]
     np.testing.assert_array_equal(types[:, 1], 1.0)
@@ -95,8 +99,8 @@ def test_sample_types_layout_and_independence() -> None:
     assert abs(np.corrcoef(types[:, 2], types[:, 3])[0, 1]) < Z / math.sqrt(500)
     assert np.unique(types[:, 2]).size == 500
     # deterministic in the key
-    np.testing.assert_array_equal(types, np.asarray(sample_types(KEY, supertype, ("y", "x", "z", "w"), 500)))
-    assert sample_types(KEY, supertype, (), 3).shape == (3, 0)
+    np.testing.assert_array_equal(types, np.asarray(sample_types(fresh_key(), supertype, ("y", "x", "z", "w"), 500)))
+    assert sample_types(fresh_key(), supertype, (), 3).shape == (3, 0)
 
 
 # --- checks -----------------------------------------------------------------------------------------------------
@@ -116,6 +120,13 @@ def test_sample_types_layout_and_independence() -> None:
         (Categorical(np.array([0.0, 1.0, 2.0]), np.array([0.5, 0.5])), "myfield: values shape (3,) and probs shape (2,)"),
         (Categorical(np.array([]), np.array([])), "myfield: values shape"),
         (Categorical(np.array([0.0, np.nan]), np.array([0.5, 0.5])), "myfield.values"),
+        # one value per agent is refused, naming the field and the expected shape
+        (Uniform(np.linspace(0.0, 0.4, 5), np.linspace(0.5, 0.9, 5)), "myfield.low has shape (5,): expected a scalar, shape ()"),
+        (Uniform(0.0, [0.5, 0.9]), "myfield.high has shape (2,): expected a scalar, shape ()"),
+        (ClippedNormal(np.zeros(3), 1.0, -1.0, 1.0), "myfield.mean has shape (3,): expected a scalar"),
+        (ClippedNormal(0.0, np.ones((2, 2)), -1.0, 1.0), "myfield.std has shape (2, 2): expected a scalar"),
+        (Uniform(jax.numpy.array([0.0, 0.4]), jax.numpy.array([0.5, 1.0])), "myfield.low has shape (2,)"),  # JAX arrays too
+        (Uniform(jax.numpy.float32(2.0), jax.numpy.float32(1.0)), "myfield: low = "),
     ],
 )
 def test_distribution_check_raises_naming_field(dist, fragment: str) -> None:
@@ -226,12 +237,12 @@ def test_changing_parameters_does_not_retrace() -> None:
         "b": ClippedNormal(10.0, 1.0, 9.0, 11.0),
         "c": Categorical(np.array([5.0, 6.0], np.float32), np.array([0.1, 0.9], np.float32)),
     }
-    x1, x2 = np.asarray(jitted(KEY, first)), np.asarray(jitted(KEY, second))  # a retrace raises here
+    x1, x2 = np.asarray(jitted(fresh_key(), first)), np.asarray(jitted(fresh_key(), second))  # a retrace raises here
     assert x1[:, 0].max() <= 0.5 and x2[:, 0].min() >= 0.5
     assert x1[:, 1].max() <= 1.0 and x2[:, 1].min() >= 9.0
     assert set(np.unique(x1[:, 2])) <= {1.0, 2.0} and set(np.unique(x2[:, 2])) <= {5.0, 6.0}
     assert abs(np.mean(x2[:, 2] == 6.0) - 0.9) < 0.05
     # the jitted sampler agrees with the eager one
-    np.testing.assert_allclose(x2, np.asarray(sampler(KEY, second)), rtol=1e-6)
+    np.testing.assert_allclose(x2, np.asarray(sampler(fresh_key(), second)), rtol=1e-6)
     # a third set of values still does not retrace
-    jitted(jax.random.PRNGKey(1), {**first, "a": Uniform(0.25, 0.25)})
+    jitted(jax.random.key(1), {**first, "a": Uniform(0.25, 0.25)})

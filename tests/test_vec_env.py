@@ -18,8 +18,9 @@ def _otc():
 
 
 def _otc_actions(env, params, key):
-    lp = jax.random.uniform(key, (NUM_ENVS, 2, env.config.n_tiers + 2), minval=0.0, maxval=0.5)
-    lt = jax.random.randint(key, (NUM_ENVS, 2), 0, env.config.n_lt_actions)
+    lp_key, lt_key = jax.random.split(key)
+    lp = jax.random.uniform(lp_key, (NUM_ENVS, 2, env.config.n_tiers + 2), minval=0.0, maxval=0.5)
+    lt = jax.random.randint(lt_key, (NUM_ENVS, 2), 0, env.config.n_lt_actions)
     return {"lp": lp, "lt": lt}
 
 
@@ -27,12 +28,13 @@ def test_matches_step_env_between_episode_ends_and_resets_at_them():
     env, params = _otc()
     venv = jm.VecEnv(env, NUM_ENVS)
     step = jax.jit(chex.assert_max_traces(venv.step, n=1))
-    obs, state = venv.reset(jax.random.PRNGKey(0), params)
+    obs, state = venv.reset(jax.random.key(0), params)
     steps = env.episode_length(params)
     for t in range(steps):
-        key = jax.random.PRNGKey(100 + t)
-        actions = _otc_actions(env, params, key)
-        env_keys = jax.random.split(jax.random.split(key)[0], NUM_ENVS)
+        act_key, key = jax.random.split(jax.random.key(100 + t))
+        actions = _otc_actions(env, params, act_key)
+        # VecEnv's own split of the step key, replayed: the step gets a clone of the key
+        env_keys = jax.random.split(jax.random.split(jax.random.clone(key))[0], NUM_ENVS)
         want_obs, want_state, want_r, want_term, _ = jax.vmap(env.step_env, (0, 0, 0, None))(env_keys, state, actions, params)
         obs, state, reward, terminated, truncated, info = step(key, state, actions, params)
         np.testing.assert_allclose(reward["lp"], want_r["lp"], rtol=1e-6)
@@ -52,10 +54,10 @@ def test_matches_step_env_between_episode_ends_and_resets_at_them():
 def test_single_agent_env_resets_only_the_finished_envs():
     env, params = jm.make("jaxmarket/MarketMaking-AS-v0", max_steps_in_episode=4)
     venv = jm.VecEnv(env, NUM_ENVS)
-    obs, state = venv.reset(jax.random.PRNGKey(0), params)
+    obs, state = venv.reset(jax.random.key(0), params)
     state = state.replace(time=jnp.array([0, 2, 3], jnp.int32))  # env 2 ends on the next step
     actions = jnp.ones((NUM_ENVS, 2))
-    obs, state, reward, terminated, truncated, _ = venv.step(jax.random.PRNGKey(1), state, actions, params)
+    obs, state, reward, terminated, truncated, _ = venv.step(jax.random.key(1), state, actions, params)
     np.testing.assert_array_equal(terminated, [False, False, True])
     np.testing.assert_array_equal(state.time, [1, 3, 0])
     np.testing.assert_allclose(obs[2], [1.0, 0.0])  # a fresh episode's observation

@@ -75,7 +75,7 @@ def load(directory: str | Path, deterministic: bool = True) -> tuple[Any, Any, A
     env, env_params = jm.make(metadata["env_id"], **metadata["env_overrides"])
     obs_shape = env.observation_space(env_params).shape
     template = {
-        "params": make_network(config, env, env_params).init(jax.random.PRNGKey(0), jnp.zeros(obs_shape)),
+        "params": make_network(config, env, env_params).init(jax.random.key(0), jnp.zeros(obs_shape)),
         "obs_stats": stats_template(obs_shape),
     }
     state = read(directory, template)

@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 import jaxmarket as jm
 from jaxmarket import lob
+from jaxmarket.core.keys import seed_key
+from jaxmarket.core.validation import check_int
 from jaxmarket.data import load_lobster
 from training import checkpoint, loop
 from training import market_day as md
@@ -70,7 +73,7 @@ def _train_ppo(args: argparse.Namespace, env_id: str, config: Any, overrides: di
     print(f"training PPO on {env_id} with {overrides}: {config.num_updates * config.batch_size:,} env steps, "
           f"{config.num_envs} envs, on {jax.devices()[0].platform}")
     start = time.perf_counter()
-    runner, rows = loop.run(trainer, jax.random.PRNGKey(args.seed), metadata={"env_id": env_id, "env_overrides": overrides},
+    runner, rows = loop.run(trainer, seed_key(args.seed, "--seed"), metadata={"env_id": env_id, "env_overrides": overrides},
                             out_dir=args.out, checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
     wall = time.perf_counter() - start
     print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} env steps/s after compiling); "
@@ -130,7 +133,7 @@ def _train_otc(args: argparse.Namespace) -> None:
           f"{env.config.n_flow} flow clients, roles {roles}): {config.num_updates * config.batch_size:,} rounds, "
           f"{config.num_envs} envs, on {jax.devices()[0].platform}")
     start = time.perf_counter()
-    runner, rows = loop.run(trainer, jax.random.PRNGKey(args.seed), metadata=otc_train.metadata(args.preset, overrides, roles),
+    runner, rows = loop.run(trainer, seed_key(args.seed, "--seed"), metadata=otc_train.metadata(args.preset, overrides, roles),
                             out_dir=args.out, checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
     wall = time.perf_counter() - start
     print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} agent-steps/s after compiling); "
@@ -204,16 +207,38 @@ def cmd_envs(args: argparse.Namespace) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> None:
+    """Replay a LOBSTER file through one book with trading halts on; print the replay speed, the
+    status counts, what the halts held, each RESUME's uncross, the file's cross prints and the top
+    of the final book."""
+    check_int("--depth", args.depth, 1)  # before the replay, not after it
     stream = load_lobster(args.messages, tick=args.tick)
-    book = lob.empty(args.capacity, full_policy=args.full_policy)
+    book = lob.empty(args.capacity, full_policy=args.full_policy, halts=True)
     replay = jax.jit(lob.apply_many).lower(book, stream.messages).compile()  # compile once, untimed
     start = time.perf_counter()
-    book, _ = jax.block_until_ready(replay(book, stream.messages))
+    book, results = jax.block_until_ready(replay(book, stream.messages))
     seconds = time.perf_counter() - start
     count = len(stream.times)
     print(f"{count:,} messages replayed in {seconds:.3f} s ({count / seconds:,.0f} messages/s, one book); "
           f"skipped rows by LOBSTER type: {stream.skipped}")
-    print("counts:", json.dumps(lob.counts(book)))
+    counts = lob.counts(book)
+    print("counts:", json.dumps(counts))
+    results = jax.tree.map(np.asarray, results)
+    kind, status = np.asarray(stream.messages.kind), results.status
+    held = status == lob.HELD
+    rested = held & np.isin(kind, (lob.LIMIT, lob.REPLACE, lob.MODIFY))
+    dropped = held & ~rested
+    print(f"halts: {int(np.sum(kind == lob.HALT))} HALT (quoting included), {int(np.sum(kind == lob.RESUME))} RESUME; "
+          f"held while halted: {int(rested.sum())} orders rested unmatched, {int(dropped.sum())} IOC/market orders "
+          f"dropped ({int(np.asarray(stream.messages.qty)[dropped].sum()):,} lots)")
+    resumes = np.flatnonzero(kind == lob.RESUME)
+    print(f"uncross at RESUME: {len(resumes)} (auction volume {counts['auction_volume']:,})")
+    for t in resumes:
+        volume, price, orders = int(results.filled[t]), int(results.fill_price[t, 0]), int(results.num_fills[t])
+        print(f"  t={stream.times[t]:.6f}  volume {volume:,}" + (f" at {price} ticks, {orders} orders" if volume else ""))
+    crosses = stream.crosses
+    print(f"recorded cross prints (LOBSTER type 6, not applied): {len(crosses.times)}")
+    for t, price, size, oid in zip(crosses.times, crosses.price, crosses.size, crosses.order_id):
+        print(f"  t={t:.6f}  {int(size):,} at {int(price)} ticks (id {int(oid)})")
     levels = lob.l2(book, args.depth)
     print("level  bid qty  bid price  ask price  ask qty")
     for i in range(args.depth):
@@ -236,7 +261,7 @@ def cmd_day(args: argparse.Namespace) -> None:
         series = md.simulate_day(env_id, policies[name](), seed=args.seed, **overrides)
         title = f"{env_id.split('/')[-1]} under {name} (seed {args.seed})"
     s = md.summarize(series)
-    start, end = md.clock(series["open_s"] / 3600), md.clock(series["time"][-1] / 3600)
+    start, end = md.clock_label(series["open_s"] / 3600), md.clock_label(series["time"][-1] / 3600)
     print(f"{title}: {s['minutes']:.1f} min simulated ({start}-{end}, {int(s['rows'])} rows)")
     print(f"mean |mid - fundamental| = {s['mean_abs_mid_minus_fundamental']:.2f} cents; "
           f"median spread = {s['median_spread']:.1f} cents; book events = {int(s['book_events']):,}")

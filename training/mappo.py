@@ -25,6 +25,7 @@ observation of the next round (which shows the previous round's quotes).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -73,7 +74,7 @@ class MAPPOConfig(Hyperparameters):
     def check(self) -> None:
         """Raise ``ValueError`` naming any invalid field, before anything is compiled."""
         check_int("num_rounds", self.num_rounds, 1)
-        check_int("total_rounds", self.total_rounds, self.batch_size)
+        check_int("total_rounds", self.total_rounds, self.batch_size, math.inf)  # Python-only count
         if not isinstance(self.learn, tuple) or len(set(self.learn)) != len(self.learn):
             raise ValueError(f"learn = {self.learn!r} must be a tuple of distinct family names")
         self.check_shared()
@@ -152,7 +153,7 @@ class Trainer:
         from training import checkpoint
 
         template = {
-            f: {"params": self.networks[f].init(jax.random.PRNGKey(0), jnp.zeros(self.obs_shape(f))),
+            f: {"params": self.networks[f].init(jax.random.key(0), jnp.zeros(self.obs_shape(f))),
                 "obs_stats": checkpoint.stats_template(self.obs_shape(f))}
             for f in self.learned
         }
@@ -181,7 +182,7 @@ class Trainer:
 
 def zero_action(space: Any, n_agents: int, num_envs: int) -> jax.Array:
     """A placeholder action batch (num_envs, n_agents, ...) for a family outside its phase."""
-    sample = space.sample(jax.random.PRNGKey(0))
+    sample = space.sample(jax.random.key(0))
     return jnp.zeros((num_envs, n_agents) + sample.shape, sample.dtype)
 
 
@@ -221,8 +222,8 @@ def make_trainer(
     tx = optimizer(config, num_updates)
 
     def init(key: jax.Array) -> RunnerState:
-        net_keys = dict(zip(learned, jax.random.split(key, len(learned))))
-        reset_key, key = jax.random.split(jax.random.fold_in(key, len(learned)))
+        net_key, reset_key, key = jax.random.split(key, 3)
+        net_keys = dict(zip(learned, jax.random.split(net_key, len(learned))))
         families = {}
         for f in learned:
             params = networks[f].init(net_keys[f], jnp.zeros(obs_dims[f], jnp.float32))

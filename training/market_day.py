@@ -5,9 +5,11 @@
     plot_day(series, "runs/day/day.png", "a day")                        # price, spread and depth panels
 
 Each row of a series is the market at the end of one step (one minute by default), prices in
-cents (one tick):
+cents (one tick), float64. Inside ``jit`` prices are recorded as float32 deviations from the
+market's reference tick (``state.market.ref``) and the tick is added back in float64 here, so the
+series are exact to the cent at every valid ``r_bar``; times are read from the integer clock:
 
-- ``time``: seconds after midnight (``state.market.time_s``);
+- ``time``: seconds after midnight (``state.market.time_ms / 1000``);
 - ``mid``: ABIDES-Gym's mid (``lob_env.gym_mid``); ``fundamental``: the background's fundamental;
 - ``best_bid``, ``best_ask``, ``spread``, ``last_trade``: NaN when the side is empty (spread:
   unless both sides hold orders; last trade: before the first trade);
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,19 @@ import numpy as np
 import jaxmarket as jm
 from jaxmarket.baselines import always_market, always_passive, buy_and_hold, random_trader, twap
 from jaxmarket.core.evaluate import Policy
+from jaxmarket.core.keys import seed_key
 from jaxmarket.envs.daily_investor import DailyInvestor
 from jaxmarket.envs.execution import Execution
 from jaxmarket.envs import lob_env
-from jaxmarket.lob import background, views
+from jaxmarket.lob import background, clock, views
 from jaxmarket.lob.background import MarketConfig, MarketParams, MarketState
 from jaxmarket.lob.constants import ASK, BID
 from training.plotting import save_png
 
 DEPTH = 5  # price levels per side counted in the depth series
 MINUTE_S = 60.0
+MINUTE_MS = 60_000
+PRICE_COLUMNS = ("mid", "fundamental", "best_bid", "best_ask", "last_trade", "fill_price")
 MARKET_COLUMNS = ("time", "mid", "fundamental", "best_bid", "best_ask", "spread", "bid_depth", "ask_depth",
                   "last_trade")
 AGENT_COLUMNS = ("act_time", "fills", "fill_price", "reward")
@@ -58,26 +62,43 @@ ENVS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def market_row(market: MarketState, r_bar: jax.Array) -> dict[str, jax.Array]:
-    """The market columns of one row (float32 scalars, see the module docstring)."""
+def market_row(market: MarketState) -> dict[str, jax.Array]:
+    """The market columns of one row as recorded inside ``jit``: ``time`` int32 ms, ``ref`` the
+    reference tick, prices float32 minus ``ref``, the rest float32 (``to_series`` converts)."""
     book = market.book
     f32 = jnp.float32
     nan = jnp.asarray(jnp.nan, f32)
+    ref = market.ref
     has_bid, has_ask = book.n[BID] > 0, book.n[ASK] > 0
-    bid = jnp.where(has_bid, views.best_bid(book).astype(f32), nan)
-    ask = jnp.where(has_ask, views.best_ask(book).astype(f32), nan)
+    bid = jnp.where(has_bid, (views.best_bid(book) - ref).astype(f32), nan)
+    ask = jnp.where(has_ask, (views.best_ask(book) - ref).astype(f32), nan)
     levels = views.l2(book, DEPTH)
     return {
-        "time": market.time_s.astype(f32),
-        "mid": lob_env.gym_mid(book, r_bar),
-        "fundamental": market.fundamental.astype(f32),
+        "time": market.time_ms,
+        "ref": ref,
+        "mid": lob_env.mid_rel(book, ref, ref),
+        "fundamental": market.fundamental_dev,
         "best_bid": bid,
         "best_ask": ask,
-        "spread": jnp.where(has_bid & has_ask, ask - bid, nan),
+        "spread": jnp.where(has_bid & has_ask, views.spread(book).astype(f32), nan),
         "bid_depth": levels.bid_qty.sum().astype(f32),
         "ask_depth": levels.ask_qty.sum().astype(f32),
-        "last_trade": jnp.where(book.last_trade_price > 0, book.last_trade_price.astype(f32), nan),
+        "last_trade": jnp.where(book.last_trade_price > 0, (book.last_trade_price - ref).astype(f32), nan),
     }
+
+
+def to_series(rows: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Recorded rows as numpy: prices plus ``ref`` in float64 cents, times (``time``,
+    ``act_time``) in float64 seconds after midnight; ``ref`` itself is dropped."""
+    out = {name: np.asarray(value) for name, value in rows.items()}
+    ref = out.pop("ref").astype(np.float64)
+    for name in PRICE_COLUMNS:
+        if name in out:
+            out[name] = ref + out[name].astype(np.float64)
+    for name in ("time", "act_time"):
+        if name in out:
+            out[name] = out[name].astype(np.float64) / clock.MS_PER_S
+    return out
 
 
 def _split_overrides(overrides: dict[str, Any]) -> tuple[MarketConfig, MarketParams]:
@@ -100,8 +121,8 @@ def _market_day(key: jax.Array, config: MarketConfig, params: MarketParams, minu
     market = background.init(init_key, config, params)
 
     def minute(market: MarketState, k: jax.Array):
-        market = background.advance(k, market, config, params, MINUTE_S)
-        return market, market_row(market, params.r_bar)
+        market = background.advance_ms(k, market, config, params, MINUTE_MS)
+        return market, market_row(market)
 
     market, rows = jax.lax.scan(minute, market, jax.random.split(key, minutes))
     return rows, background.book_events(market)
@@ -114,13 +135,13 @@ def simulate_market(seed: int = 0, minutes: int | None = 390, **param_overrides:
     repeat the closed market."""
     config, params = _split_overrides(param_overrides)
     if minutes is None:
-        minutes = max(1, math.ceil((params.close_s - params.open_s) / MINUTE_S - 1e-9))
+        minutes = max(1, -(-params.session_ms // MINUTE_MS))
     if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
         raise ValueError(f"minutes = {minutes!r}: expected an int >= 1 or None")
-    rows, events = _market_day(jax.random.PRNGKey(seed), config, params, minutes)
-    out = {name: np.asarray(value) for name, value in rows.items()}
+    rows, events = _market_day(seed_key(seed), config, params, minutes)
+    out = to_series(rows)
     out["book_events"] = np.asarray(events)
-    out["open_s"] = np.asarray(params.open_s, np.float32)
+    out["open_s"] = np.asarray(params.open_ms / clock.MS_PER_S, np.float64)
     return out
 
 
@@ -134,19 +155,21 @@ def default_policy(env: Any) -> Policy:
 
 
 def _agent_fill(old: Any, new: Any, params: Any) -> tuple[jax.Array, jax.Array]:
-    """``(signed shares, average price)`` the agent traded between two states (price NaN without fills)."""
-    if hasattr(old, "holdings"):  # DailyInvestor: cash -= sign * notional, holdings += sign * filled
+    """``(signed shares, average price minus the market's reference tick)`` the agent traded between
+    two states (float32; the price NaN without fills), from the env's relative accounting."""
+    ref = old.market.ref
+    if hasattr(old, "holdings"):  # DailyInvestor: fill_edge = sum fill * (price - previous mark)
         qty = (new.holdings - old.holdings).astype(jnp.float32)
-        notional = -(new.cash - old.cash).astype(jnp.float32)
-    elif hasattr(old, "done_qty"):  # Execution: cost += sign * (entry * qty - notional)
+        price = (old.mark - ref).astype(jnp.float32) + new.fill_edge / jnp.maximum(jnp.abs(qty), 1.0)
+    elif hasattr(old, "done_qty"):  # Execution: cost += sign * sum qty * (entry - price)
         sign = jnp.where(params.direction == BID, 1.0, -1.0)
         done = (new.done_qty - old.done_qty).astype(jnp.float32)
         qty = sign * done
-        notional = sign * (old.entry_price * done - (new.cost - old.cost))
+        entry = (old.entry_tick - ref).astype(jnp.float32) + old.entry_half
+        price = entry - sign * (new.cost - old.cost) / jnp.maximum(done, 1.0)
     else:
         raise ValueError(f"{type(old).__name__} has neither holdings nor done_qty: no agent fills to record")
-    price = jnp.where(qty != 0, notional / jnp.where(qty != 0, qty, 1.0), jnp.nan)
-    return qty, price
+    return qty, jnp.where(qty != 0, price, jnp.nan)
 
 
 def simulate_day(env_id: str = "jaxmarket/DailyInvestor-v0", policy: Policy | None = None, seed: int = 0,
@@ -175,27 +198,27 @@ def simulate_day(env_id: str = "jaxmarket/DailyInvestor-v0", policy: Policy | No
             truncated = env.is_truncated(next_state, params)
             alive = jnp.logical_not(done)
             qty, price = _agent_fill(state, next_state, params)
-            agent = {"act_time": state.market.time_s.astype(jnp.float32), "fills": jnp.where(alive, qty, 0.0),
+            agent = {"act_time": state.market.time_ms, "fills": jnp.where(alive, qty, 0.0),
                      "fill_price": jnp.where(alive, price, jnp.nan),
                      "reward": jnp.where(alive, reward, 0.0).astype(jnp.float32), "alive": alive}
             keep = lambda old, new: jnp.where(done, old, new)  # noqa: E731
             state = jax.tree.map(keep, state, next_state)
             obs = jax.tree.map(keep, obs, next_obs)
-            return (obs, state, done | terminated | truncated), {**market_row(state.market, params.r_bar), **agent}
+            return (obs, state, done | terminated | truncated), {**market_row(state.market), **agent}
 
         init = (obs, state, jnp.array(False))
         (_, state, _), rows = jax.lax.scan(step, init, jax.random.split(key, num_steps))
         totals = {"book_events": background.book_events(state.market), **env.episode_metrics(state, params)}
         return rows, totals
 
-    rows, totals = run(jax.random.PRNGKey(seed), params)
-    rows = {name: np.asarray(value) for name, value in rows.items()}
+    rows, totals = run(seed_key(seed), params)
+    rows = to_series(rows)
     length = int(rows.pop("alive").sum())  # the live steps are a prefix
     out = {name: value[:length] for name, value in rows.items()}
     out.update({name: np.asarray(value) for name, value in totals.items()})
     out["return"] = np.asarray(out["reward"].sum(dtype=np.float64), np.float32)
     out["length"] = np.asarray(length, np.int32)
-    out["open_s"] = np.asarray(params.open_s, np.float32)
+    out["open_s"] = np.asarray(params.open_ms / clock.MS_PER_S, np.float64)
     return out
 
 
@@ -217,7 +240,7 @@ def summarize(series: dict[str, np.ndarray]) -> dict[str, float]:
     return out
 
 
-def clock(hours: float, _pos: Any = None) -> str:
+def clock_label(hours: float, _pos: Any = None) -> str:
     """``hours`` of the day as ``H:MM`` (``H:MM:SS`` off the minute)."""
     seconds = int(round(float(hours) * 3600))
     h, m, sec = seconds // 3600, seconds // 60 % 60, seconds % 60
@@ -280,7 +303,7 @@ def plot_day(series: dict[str, np.ndarray], path: str | Path, title: str) -> Pat
     ax_d.legend(loc="upper right", fontsize=8)
     ax_d.grid(alpha=0.3)
     ax_d.set_xlabel("time of day (hours)")
-    ax_d.xaxis.set_major_formatter(FuncFormatter(clock))
+    ax_d.xaxis.set_major_formatter(FuncFormatter(clock_label))
     if hours.size > 1:
         first = min(hours[0], at.min()) if traded else hours[0]
         pad = 0.01 * (hours[-1] - first) if traded else 0.0
@@ -292,4 +315,5 @@ def plot_day(series: dict[str, np.ndarray], path: str | Path, title: str) -> Pat
     return save_png(fig, path)
 
 
-__all__ = ["DEPTH", "ENVS", "default_policy", "market_row", "plot_day", "simulate_day", "simulate_market", "summarize"]
+__all__ = ["DEPTH", "ENVS", "default_policy", "market_row", "plot_day", "simulate_day", "simulate_market", "summarize",
+           "to_series"]

@@ -23,7 +23,7 @@ round is ``len(env.turn_order)`` env steps; the row is taken at the round's sett
 It also holds the episode's totals: ``env.episode_metrics`` of the final state under their own
 names (``market_share``, ``spread_pnl``, ...; see ``jaxmarket.otc.metrics``) and ``n_rounds``.
 
-PRNG keys follow ``jaxmarket.core.evaluate.rollout_episode``: ``reset_key, key = split(PRNGKey(seed))``,
+PRNG keys follow ``jaxmarket.core.evaluate.rollout_episode``: ``reset_key, key = split(key(seed))``,
 one key per env step from ``split(key, n_rounds * n_phases)``, each split into the policy's and
 the env's key, so an episode can be replayed step by step with ``env.step_env``.
 """
@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmarket.core.evaluate import Policy
+from jaxmarket.core.keys import seed_key
 from jaxmarket.envs.otc import OTC
 from jaxmarket.otc import market
 from jaxmarket.otc.quotes import quote_prices
@@ -84,7 +85,7 @@ def scan_rounds(env: OTC, params: market.OTCParams, policy: Policy, key: jax.Arr
             obs, state, rewards, _, info = env.step_env(env_key, state, actions, params)
         return (obs, state), row(seen, start, state, rewards, info)
 
-    keys = jax.random.split(key, n_rounds * n_phases).reshape(n_rounds, n_phases, -1)
+    keys = jax.random.split(key, (n_rounds, n_phases))
     (_, final), rows = jax.lax.scan(one_round, (obs, state), keys)
     return rows, final
 
@@ -124,7 +125,7 @@ def run_episode(env: OTC, params: market.OTCParams, policy: Policy, seed: int = 
     if not isinstance(env, OTC):
         raise ValueError(f"env is a {type(env).__name__}: simulate_episode runs {ENV_ID} (jaxmarket.envs.otc.OTC)")
     env.check_params(params)
-    return _run(env, policy, jax.random.PRNGKey(seed), params, int(params.n_rounds))
+    return _run(env, policy, seed_key(seed), params, int(params.n_rounds))
 
 
 def cumulative_share(lp_volume: np.ndarray, client_volume: np.ndarray) -> np.ndarray:

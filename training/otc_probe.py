@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmarket.core.evaluate import Policy
+from jaxmarket.core.keys import seed_key
 from jaxmarket.core.validation import check_choice, check_int, check_range
 from jaxmarket.envs.otc import OTC
 from jaxmarket.otc import market
@@ -108,7 +109,7 @@ def record(env: OTC, params: Any, policy: Policy, num_episodes: int = 256, seed:
             check_range(f"{family}.{field}", value, *BOUNDS[family][field])
     items = tuple((f, field, counts[f]) for f, fields in sorted(pin.items()) for field in sorted(fields))
     values = jnp.asarray([pin[f][field] for f, field, _ in items], jnp.float32)
-    out = _record(env, policy, params, num_episodes, int(params.n_rounds), jax.random.PRNGKey(seed), items, values)
+    out = _record(env, policy, params, num_episodes, int(params.n_rounds), seed_key(seed), items, values)
     return jax.tree.map(np.asarray, out)
 
 

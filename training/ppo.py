@@ -15,6 +15,7 @@ gradient. Without it the sample goes to the env as it is.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -102,7 +103,7 @@ class PPOConfig(Hyperparameters):
     def check(self) -> None:
         """Raise ``ValueError`` naming any invalid field, before anything is compiled."""
         check_int("num_steps", self.num_steps, 1)
-        check_int("total_timesteps", self.total_timesteps, self.batch_size)
+        check_int("total_timesteps", self.total_timesteps, self.batch_size, math.inf)  # Python-only count
         self.check_shared()
 
 

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmarket.core.evaluate import Policy
+from jaxmarket.core.keys import seed_key
 from jaxmarket.envs.market_making import MarketMaking, MarketMakingParams, sanitize_action
 
 
@@ -24,7 +25,8 @@ def tabulate_policy(env: MarketMaking, params: MarketMakingParams, policy: Polic
     """The depths ``(steps, 2Q + 1, 2)`` (bid, ask) that ``policy`` posts at each step and
     inventory, mid at ``s0``; a stochastic policy is sampled once per cell with ``seed``."""
     steps, cap = int(params.max_steps_in_episode), int(params.max_inventory)
-    _, base = env.reset_env(jax.random.PRNGKey(seed), params)
+    reset_key, policy_key = jax.random.split(seed_key(seed))
+    _, base = env.reset_env(reset_key, params)
 
     def cell(key: jax.Array, time: jax.Array, inventory: jax.Array) -> jax.Array:
         state = base.replace(time=time, inventory=inventory)
@@ -32,7 +34,7 @@ def tabulate_policy(env: MarketMaking, params: MarketMakingParams, policy: Polic
         return sanitize_action(action, params)[0]
 
     times, inventories = jnp.meshgrid(jnp.arange(steps), jnp.arange(-cap, cap + 1), indexing="ij")
-    keys = jax.random.split(jax.random.PRNGKey(seed), times.size)
+    keys = jax.random.split(policy_key, times.size)
     depths = jax.jit(jax.vmap(cell))(keys, times.ravel(), inventories.ravel())
     return np.asarray(depths, np.float64).reshape(steps, 2 * cap + 1, 2)
 

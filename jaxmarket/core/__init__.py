@@ -5,6 +5,7 @@ from jaxmarket.core.wrappers import VecEnv
 from jaxmarket.core.environment import Environment
 from jaxmarket.core.multi_agent import MultiAgentEnv
 from jaxmarket.core.evaluate import Policy, evaluate, random_policy, rollout_episode
+from jaxmarket.core.keys import MAX_SEED, check_key_reuse, seed_key
 from jaxmarket.core.registry import make, register, registered
 
-__all__ = ["VecEnv", "Environment", "MultiAgentEnv", "supertypes", "Policy", "evaluate", "make", "random_policy", "register", "registered", "rollout_episode", "spaces"]
+__all__ = ["VecEnv", "Environment", "MultiAgentEnv", "supertypes", "Policy", "evaluate", "make", "random_policy", "register", "registered", "rollout_episode", "spaces", "MAX_SEED", "check_key_reuse", "seed_key"]

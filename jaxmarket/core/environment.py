@@ -2,17 +2,21 @@
 episode metrics.
 
 ``step(key, state, action, params) -> (obs, state, reward, terminated, truncated, info)`` and
-``reset(key, params) -> (obs, state)`` come from gymnax unchanged (auto-reset on episode end).
+``reset(key, params) -> (obs, state)`` behave as gymnax's: each is compiled once per input shape
+and dtype (``jit`` with the env static), and ``step`` auto-resets when the episode ends. Before
+compiling, the parameters are checked (once per parameter object) and concrete integer actions
+are checked against int32 (JAX would narrow a numpy ``int64`` silently).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Generic
 
 import jax
 from gymnax.environments import environment as gymnax_env
 
-from jaxmarket.core.validation import check_overrides
+from jaxmarket.core.validation import check_32_bit, check_int32, check_overrides
 
 EnvState = gymnax_env.EnvState
 EnvParams = gymnax_env.EnvParams
@@ -30,6 +34,7 @@ class Configurable:
     def __init__(self, **param_overrides: Any) -> None:
         """``param_overrides`` replace fields of ``params_class`` in ``default_params``."""
         self._default_params = self.make_params(**param_overrides)
+        self._checked_params = self._default_params
 
     @property
     def default_params(self) -> Any:
@@ -51,6 +56,19 @@ class Configurable:
         if check is not None:
             check()
 
+    def checked_params(self, params: Any) -> Any:
+        """``params`` (``default_params`` if None) after ``check_params``, run once per parameter
+        object (the last one checked is remembered) and skipped for traced parameters; also refuses
+        JAX's 64-bit mode. What ``reset`` and ``step`` call before compiling."""
+        check_32_bit()
+        if params is None:
+            return self.default_params
+        traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(params))
+        if params is not self._checked_params and not traced:
+            self.check_params(params)
+            self._checked_params = params
+        return params
+
     def episode_metrics(self, state: Any, params: Any) -> dict[str, jax.Array]:
         """Per-episode values read from the last state of an episode (before auto-reset)."""
         del state, params
@@ -61,5 +79,42 @@ class Environment(Configurable, gymnax_env.Environment, Generic[gymnax_env.TEnvS
     """A jaxmarket single-agent environment.
 
     Subclasses define ``params_class`` (see ``Configurable``), ``reset_env``, ``step_env``, the
-    spaces and, optionally, ``episode_metrics``.
+    spaces and, optionally, ``episode_metrics`` and ``auto_reset``.
     """
+
+    def reset(self, key: jax.Array, params: Any = None) -> tuple[Any, Any]:
+        """A fresh episode: ``(obs, state)``. Raises ``ValueError`` for invalid ``params``."""
+        return self._reset(key, self.checked_params(params))
+
+    @functools.partial(jax.jit, static_argnames=("self",))
+    def _reset(self, key: jax.Array, params: Any) -> tuple[Any, Any]:
+        return self.reset_env(key, params)
+
+    def step(self, key: jax.Array, state: Any, action: Any, params: Any = None) -> tuple:
+        """One step with auto-reset: ``(obs, state, reward, terminated, truncated, info)``.
+
+        ``info`` adds ``terminated``, ``truncated`` and ``final_observation`` (the observation
+        before the reset). Raises ``ValueError`` for invalid ``params`` and for a concrete integer
+        action outside int32.
+        """
+        check_int32("action", action)
+        return self._step(key, state, action, self.checked_params(params))
+
+    @functools.partial(jax.jit, static_argnames=("self",))
+    def _step(self, key: jax.Array, state: Any, action: Any, params: Any) -> tuple:
+        step_key, reset_key = jax.random.split(key)
+        obs_st, state_st, reward, terminated, info = self.step_env(step_key, state, action, params)
+        truncated = self.is_truncated(state_st, params)
+        done = terminated | truncated
+        obs_re, state_re = self.auto_reset(reset_key, state, params)
+        pick = lambda fresh, old: jax.lax.select(done, fresh, old)  # noqa: E731
+        state = jax.tree.map(pick, state_re, state_st)
+        obs = jax.tree.map(pick, obs_re, obs_st)
+        info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": obs_st}
+        return obs, state, reward, terminated, truncated, info
+
+    def auto_reset(self, key: jax.Array, state: Any, params: Any) -> tuple[Any, Any]:
+        """The ``(obs, state)`` that ``step`` continues from when an episode ends (``state`` is the
+        state before the step). gymnax's: a fresh ``reset_env``."""
+        del state
+        return self.reset_env(key, params)

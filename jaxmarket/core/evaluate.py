@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmarket.core.keys import seed_key
 from jaxmarket.core.multi_agent import MultiAgentEnv, episode_done
 from jaxmarket.core.validation import check_env_params, check_int
 
@@ -112,5 +113,5 @@ def evaluate(
         keys = jax.random.split(key, num_episodes)
         return jax.vmap(lambda k: rollout_episode(env, params, policy, k, num_steps))(keys)
 
-    stats = run(jax.random.PRNGKey(seed), params)
+    stats = run(seed_key(seed), params)
     return jax.tree.map(np.asarray, stats)

@@ -13,18 +13,20 @@ not act in the current phase are ignored. Stackelberg (leaders then followers) a
 play are both just turn orders.
 
 ``step`` auto-resets: when the episode ends the returned state and observations are those of a
-fresh episode (drawn with the step's key), as in gymnax.
+fresh episode (drawn with the step's key), as in gymnax. ``step`` and ``reset`` are compiled once
+per input shape, as gymnax's are; concrete integer actions outside int32 raise ``ValueError``.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from jaxmarket.core.environment import Configurable
-from jaxmarket.core.validation import check_choice
+from jaxmarket.core.validation import check_choice, check_int32
 
 TurnOrder = tuple[tuple[str, ...], ...]
 
@@ -60,14 +62,23 @@ class MultiAgentEnv(Configurable):
     num_agents: dict[str, int] = {}
 
     def reset(self, key: jax.Array, params: Any = None) -> tuple[dict[str, jax.Array], Any]:
-        params = self.default_params if params is None else params
+        """A fresh episode: ``(obs, state)``. Raises ``ValueError`` for invalid ``params``."""
+        return self._reset(key, self.checked_params(params))
+
+    @functools.partial(jax.jit, static_argnames=("self",))
+    def _reset(self, key: jax.Array, params: Any) -> tuple[dict[str, jax.Array], Any]:
         return self.reset_env(key, params)
 
     def step(
         self, key: jax.Array, state: Any, actions: dict[str, Any], params: Any = None
     ) -> tuple[dict, Any, dict, dict, dict, dict]:
-        """One phase; auto-resets when the episode ends. Returns the gymnax six-tuple of dicts."""
-        params = self.default_params if params is None else params
+        """One phase; auto-resets when the episode ends. Returns the gymnax six-tuple of dicts.
+        Raises ``ValueError`` for invalid ``params`` and for a concrete integer action outside int32."""
+        check_int32("actions", actions)
+        return self._step(key, state, actions, self.checked_params(params))
+
+    @functools.partial(jax.jit, static_argnames=("self",))
+    def _step(self, key: jax.Array, state: Any, actions: dict[str, Any], params: Any) -> tuple:
         step_key, reset_key = jax.random.split(key)
         obs, state_next, rewards, terminated, info = self.step_env(step_key, state, actions, params)
         truncated = {f: jnp.zeros_like(d) for f, d in terminated.items()}

@@ -39,8 +39,18 @@ def _concrete(*values: Any) -> bool:
     return all(is_concrete(v) for v in values)
 
 
+def _check_scalar(field: str, value: Any) -> None:
+    """Raise ``ValueError`` unless a concrete ``value`` is a scalar: one distribution parameter for
+    the whole family (every agent of a family draws from the same distribution)."""
+    if is_concrete(value) and np.ndim(value) != 0:
+        raise ValueError(f"{field} has shape {np.shape(value)}: expected a scalar, shape (), one value for "
+                         "all agents of the family")
+
+
 def _check_interval(field: str, low: Any, high: Any) -> None:
-    """Raise ``ValueError`` unless ``low`` and ``high`` are finite and ``low <= high``."""
+    """Raise ``ValueError`` unless ``low`` and ``high`` are finite scalars and ``low <= high``."""
+    _check_scalar(f"{field}.low", low)
+    _check_scalar(f"{field}.high", high)
     check_range(f"{field}.low", low)
     check_range(f"{field}.high", high)
     if _concrete(low, high) and float(low) > float(high):
@@ -49,7 +59,7 @@ def _check_interval(field: str, low: Any, high: Any) -> None:
 
 @struct.dataclass
 class Uniform:
-    """Uniform on ``[low, high]`` (``low == high`` gives a constant)."""
+    """Uniform on ``[low, high]`` (``low == high`` gives a constant); scalar float parameters."""
 
     low: Any
     high: Any
@@ -67,7 +77,7 @@ class Uniform:
 
 @struct.dataclass
 class ClippedNormal:
-    """Normal(``mean``, ``std``) clipped to ``[low, high]``."""
+    """Normal(``mean``, ``std``) clipped to ``[low, high]``; scalar float parameters."""
 
     mean: Any
     std: Any
@@ -82,6 +92,8 @@ class ClippedNormal:
         return self.low, self.high
 
     def check(self, field: str) -> None:
+        _check_scalar(f"{field}.mean", self.mean)
+        _check_scalar(f"{field}.std", self.std)
         check_range(f"{field}.mean", self.mean)
         check_range(f"{field}.std", self.std, 0.0)
         _check_interval(field, self.low, self.high)

@@ -5,8 +5,14 @@ observation at 09:35. Each step the agent acts, then the market trades for ``ste
 the episode ends at the close (16:00: 385 steps) or when the marked-to-market value
 ``cash + holdings * last trade`` falls to ``done_ratio * starting_cash`` or below.
 
+**Clock.** Times are whole milliseconds on the market's int32 clock (``background``), so an
+episode has exactly ``max_steps_in_episode = ceil((close - open - first_interval) / step)``
+steps (integer arithmetic) for any step length, unless it ends early (``done_ratio``). A step
+longer than ``mm_period_s`` is traded in several advances (``MarketEnv``).
+
 Actions (``Discrete(3)``): 0 a market buy of ``order_size`` shares, 1 hold, 2 a market sell.
-Any other index is treated as hold and counted in ``state.n_invalid_actions``.
+Any other value (another index, a non-integral or non-finite float) is treated as hold and counted
+in ``state.n_invalid_actions`` (``spaces.discrete_index``).
 
 Observation (float32, shape (7,)): holdings (shares), imbalance over the top 3 levels, spread,
 mid − last trade, and the last three changes of the mid (cents; see ``lob_env``).
@@ -14,6 +20,18 @@ mid − last trade, and the last three changes of the mid (cents; see ``lob_env`
 Reward: dense (default), the change of the marked-to-market value divided by ``order_size`` and
 by ``reward_steps`` (390, the minutes of a day); sparse (``sparse_reward=True``), 0 until the
 episode ends and then (value − starting cash) / ``order_size`` / ``reward_steps``.
+
+**Money.** The value is kept as ``pnl = value − starting_cash`` (float32 cents), and each step
+adds its change, computed from int32 tick differences between prices at most one step apart:
+``change = holdings * (mark − previous mark) − sign * sum fill * (price − previous mark)``, with
+``mark`` the last trade (``round(r_bar)`` before any). So money never holds a price-level number:
+the change is exact while its terms are integers below 2**24 cents ($167,772), and otherwise has
+a relative error of at most ``(capacity + 3) * 2**-24``; ``pnl`` after ``n`` steps adds at most
+``n * 2**-24 * max |pnl|``. This holds at every valid ``r_bar`` (up to ``background.R_BAR_MAX``),
+so ``order_size`` is bounded only by the int32 holdings (``order_size * max_steps_in_episode <
+2**31``), ``lob_env.MAX_SHARES`` and the book's largest order; the default 10 is valid with every
+valid value of the other fields. The cash is ``starting_cash + pnl − holdings * mark``
+(``cash``, float64, outside ``jit``).
 
 Deviations from ABIDES-Gym, each a fix:
 - the previous marked-to-market value is reset with each episode (ABIDES-Gym keeps it from the
@@ -26,31 +44,32 @@ Deviations from ABIDES-Gym, each a fix:
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxmarket.core import spaces
-from jaxmarket.core.validation import check_int, check_range
+from jaxmarket.core.validation import INT32_MAX, check_bool, check_int, check_range, check_within
 from jaxmarket.envs import lob_env
-from jaxmarket.lob import background, messages
-from jaxmarket.lob.background import MarketParams, MarketState
+from jaxmarket.lob import background, clock, messages
+from jaxmarket.lob.background import MarketState
 from jaxmarket.lob.constants import ASK, BID
 from jaxmarket.lob.matching import apply
 
 BUY, HOLD, SELL = 0, 1, 2
+NUM_ACTIONS = 3
 IMBALANCE_DEPTH = 3
 
 
 @struct.dataclass
-class DailyInvestorParams(MarketParams):
-    """ABIDES-Gym's defaults; money in cents, times in seconds."""
+class DailyInvestorParams(lob_env.MarketEnvParams):
+    """ABIDES-Gym's defaults; money in cents, times in seconds (whole milliseconds). The warm-up
+    ``first_interval_s`` defaults to the smaller of 300 s and half the session."""
 
-    first_interval_s: float = 300.0  # trading before the first observation
-    step_s: float = 60.0  # trading per step
+    default_first_interval_s: ClassVar[float] = 300.0  # ABIDES-Gym: the first observation 5 min after the open
     starting_cash: int = 1_000_000
     order_size: int = 10  # shares per market order
     done_ratio: float = 0.3  # the episode ends when the value falls to this fraction of the cash
@@ -59,41 +78,44 @@ class DailyInvestorParams(MarketParams):
 
     @property
     def max_steps_in_episode(self) -> Any:
-        """Steps per episode: an int for concrete parameters, an int32 array when traced."""
-        steps = (self.close_s - self.open_s - self.first_interval_s) / self.step_s
-        return math.ceil(steps - 1e-9) if isinstance(steps, float) else jnp.ceil(steps - 1e-6).astype(jnp.int32)
+        """Steps per episode, ``ceil((close - open - first_interval) / step)`` in integer milliseconds:
+        an int for concrete parameters, an int32 array when traced."""
+        return clock.ceil_div(self.session_ms - self.first_ms, self.step_ms)
 
     def check(self) -> None:
         super().check()
-        # Cash and value are int32 cents: a whole day of trades at up to twice r_bar must fit.
-        concrete = all(isinstance(v, (int, float)) for v in (self.r_bar, self.close_s, self.open_s, self.step_s))
-        largest = lob_env.money_bound(self.r_bar, self.max_steps_in_episode) if concrete else 100_000
-        check_int("order_size", self.order_size, 1, largest)
-        check_int("starting_cash", self.starting_cash, 1, 2**30)
+        check_int("starting_cash", self.starting_cash, 1, INT32_MAX)
+        if isinstance(self.step_s, (int, float)):  # holdings (int32) after a whole episode of buys
+            largest = min(lob_env.MAX_SHARES, INT32_MAX // max(self.max_steps_in_episode, 1))
+            check_within("order_size", self.order_size, 1, largest, integer=True,
+                         high_name=f"min(MAX_SHARES, INT32_MAX // max_steps_in_episode = {self.max_steps_in_episode})")
+        else:
+            check_int("order_size", self.order_size, 1, lob_env.MAX_SHARES)
         check_range("done_ratio", self.done_ratio, 0.0, 1.0)
+        check_bool("sparse_reward", self.sparse_reward)
         check_range("reward_steps", self.reward_steps, 0.0, low_open=True)
-        check_range("first_interval_s", self.first_interval_s, 0.0, self.close_s - self.open_s, low_open=True,
-                    high_open=True)
 
 
 @struct.dataclass
 class DailyInvestorState:
     market: MarketState
     opening: MarketState  # the warmed-up market this env's episodes restart from
-    cash: jax.Array  # int32 cents
     holdings: jax.Array  # int32 shares
-    value: jax.Array  # int32 cents, marked to market at the last step
-    mids: jax.Array  # (HISTORY,) float32 cents, oldest first
+    mark: jax.Array  # int32 ticks: the price the holdings were valued at (last trade; round(r_bar) before any)
+    pnl: jax.Array  # float32 cents: the marked-to-market value minus the starting cash
+    fill_edge: jax.Array  # float32 cents: sum fill * (price - previous mark) of the last step's order
+    ref: jax.Array  # int32 ticks: the mids are relative to it (the mark at the start)
+    mids: jax.Array  # (HISTORY,) float32 cents, mid - ref, oldest first
     time: jax.Array  # int32 steps taken
     n_trades: jax.Array  # int32 market orders sent
     n_invalid_actions: jax.Array  # int32
 
 
-def mark_to_market(cash: jax.Array, holdings: jax.Array, market: MarketState, params: DailyInvestorParams) -> jax.Array:
-    """``cash + holdings * last trade`` in int32 cents."""
-    last = jnp.where(market.book.last_trade_price > 0, market.book.last_trade_price,
-                     jnp.round(params.r_bar).astype(jnp.int32))
-    return cash + holdings * last
+def cash(state: DailyInvestorState, params: DailyInvestorParams) -> np.ndarray:
+    """The agent's cash, ``starting_cash + pnl - holdings * mark`` (float64 cents; call outside
+    ``jit``). It is a price-level number: use ``pnl`` for anything accumulated."""
+    return (np.asarray(params.starting_cash, np.float64) + np.asarray(state.pnl, np.float64)
+            - np.asarray(state.holdings, np.float64) * np.asarray(state.mark, np.float64))
 
 
 class DailyInvestor(lob_env.MarketEnv):
@@ -106,47 +128,47 @@ class DailyInvestor(lob_env.MarketEnv):
         return "DailyInvestor-v0"
 
     def start_episode(self, market: MarketState, params: DailyInvestorParams) -> DailyInvestorState:
-        cash = jnp.asarray(params.starting_cash, jnp.int32)
-        holdings = jnp.zeros((), jnp.int32)
-        mid = lob_env.gym_mid(market.book, params.r_bar)
         zero = jnp.zeros((), jnp.int32)
-        return DailyInvestorState(market=market, opening=market, cash=cash, holdings=holdings,
-                                  value=mark_to_market(cash, holdings, market, params),
+        mark = lob_env.last_tick(market.book, market.ref)
+        mid = lob_env.mid_rel(market.book, mark, market.ref)
+        return DailyInvestorState(market=market, opening=market, holdings=zero, mark=mark,
+                                  pnl=jnp.zeros((), jnp.float32), fill_edge=jnp.zeros((), jnp.float32), ref=mark,
                                   mids=jnp.full(lob_env.HISTORY, mid, jnp.float32), time=zero, n_trades=zero,
                                   n_invalid_actions=zero)
 
     def step_env(self, key: jax.Array, state: DailyInvestorState, action: Any, params: DailyInvestorParams):
-        action = jnp.asarray(action, jnp.int32)
-        valid = (action >= BUY) & (action <= SELL)
-        action = jnp.where(valid, action, HOLD)
+        index, valid = spaces.discrete_index(action, NUM_ACTIONS)
+        action = jnp.where(valid, index, HOLD)
         trades = action != HOLD
         side = jnp.where(action == BUY, BID, ASK)
         market = state.market
-        filled, notional = lob_env.sweep_cost(market.book, side, params.order_size)
+        filled, edge = lob_env.sweep(market.book, side, params.order_size, state.mark)
         order = messages.market(side, params.order_size, market.next_id, self.config.agent_owner)
         book, _ = apply(market.book, order)
         book = jax.tree.map(lambda new, old: jnp.where(trades, new, old), book, market.book)
         sign = jnp.where(side == BID, 1, -1)
-        holdings = state.holdings + jnp.where(trades, sign * filled, 0)
-        cash = state.cash - jnp.where(trades, sign * notional, 0)
+        filled = jnp.where(trades, filled, 0)
+        edge = jnp.where(trades, edge, 0.0)
+        holdings = state.holdings + sign * filled
         market = market.replace(book=book, next_id=market.next_id + trades.astype(jnp.int32))
-        market = background.advance(key, market, self.config, params, params.step_s)
+        market = self.trade(key, market, params)
 
-        value = mark_to_market(cash, holdings, market, params)
-        time = state.time + 1
+        mark = lob_env.last_tick(market.book, market.ref)
+        change = holdings.astype(jnp.float32) * (mark - state.mark).astype(jnp.float32) - sign * edge
+        pnl = state.pnl + change
         scale = params.order_size * params.reward_steps
-        broke = value <= params.done_ratio * params.starting_cash
-        terminated = broke | (market.time_s >= params.close_s)
-        dense = (value - state.value).astype(jnp.float32) / scale
-        sparse = jnp.where(terminated, (value - params.starting_cash).astype(jnp.float32) / scale, 0.0)
-        reward = jnp.where(params.sparse_reward, sparse, dense)
+        broke = pnl <= (params.done_ratio - 1.0) * params.starting_cash  # value <= done_ratio * starting cash
+        terminated = broke | (market.time_ms >= params.close_ms)
+        dense = change / scale
+        sparse = jnp.where(terminated, pnl / scale, 0.0)
+        reward = jnp.where(params.sparse_reward, sparse, dense).astype(jnp.float32)
         new_state = state.replace(
-            market=market, cash=cash, holdings=holdings, value=value,
-            mids=lob_env.push_mid(state.mids, lob_env.gym_mid(market.book, params.r_bar)), time=time,
+            market=market, holdings=holdings, mark=mark, pnl=pnl, fill_edge=edge,
+            mids=lob_env.push_mid(state.mids, lob_env.mid_rel(market.book, state.ref, market.ref)), time=state.time + 1,
             n_trades=state.n_trades + trades.astype(jnp.int32),
             n_invalid_actions=state.n_invalid_actions + (~valid).astype(jnp.int32),
         )
-        info = {"value": value, "holdings": holdings}
+        info = {"pnl": pnl, "holdings": holdings}
         return self.get_obs(new_state, params), new_state, reward, terminated, info
 
     def is_truncated(self, state: DailyInvestorState, params: DailyInvestorParams) -> jax.Array:
@@ -154,17 +176,17 @@ class DailyInvestor(lob_env.MarketEnv):
 
     def get_obs(self, state: DailyInvestorState, params: DailyInvestorParams, key: Any = None) -> jax.Array:
         book = state.market.book
-        mid = state.mids[-1]
+        last = (lob_env.last_tick(book, state.market.ref) - state.ref).astype(jnp.float32)
         features = [
             state.holdings.astype(jnp.float32),
             lob_env.gym_imbalance(book, IMBALANCE_DEPTH),
             lob_env.gym_spread(book),
-            mid - lob_env.last_trade(book, params.r_bar),
+            state.mids[-1] - last,
         ]
         return jnp.concatenate([jnp.stack(features), lob_env.returns(state.mids)]).astype(jnp.float32)
 
     def action_space(self, params: DailyInvestorParams | None = None) -> spaces.Discrete:
-        return spaces.Discrete(3)
+        return spaces.Discrete(NUM_ACTIONS)
 
     def observation_space(self, params: DailyInvestorParams | None = None) -> spaces.Box:
         big = float(jnp.finfo(jnp.float32).max)
@@ -174,7 +196,7 @@ class DailyInvestor(lob_env.MarketEnv):
 
     def episode_metrics(self, state: DailyInvestorState, params: DailyInvestorParams) -> dict[str, jax.Array]:
         return {
-            "pnl": (state.value - params.starting_cash).astype(jnp.float32),
+            "pnl": state.pnl,
             "final_holdings": state.holdings,
             "n_trades": state.n_trades,
             "n_invalid_actions": state.n_invalid_actions,

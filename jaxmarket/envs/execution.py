@@ -3,14 +3,19 @@
 The market opens at 09:30 and trades for ``first_interval_s`` (30 s); the mid then is the entry
 price. Each step the agent acts, then the market trades for ``step_s`` (60 s). The episode ends
 when the parent order (``parent_size`` shares, a buy by default) is done or when the
-``window_s`` (10 min: 10 steps) is over.
+``window_s`` (10 min: 10 steps) is over: after ``max_steps_in_episode = ceil(window_s / step_s)``
+steps, computed in integer milliseconds on the market's clock (``background``), so it is exact for
+any step length. By default ``first_interval_s`` is the smaller of 30 s and half the session, and
+``window_s`` the smaller of 600 s and what is left of the session after it.
 
 Actions (``Discrete(3)``):
   0: cancel the agent's resting order, then a market order of ``order_size`` shares;
   1: cancel the agent's resting order, then a limit order of ``order_size`` at the near touch
-     (the best bid for a buy, the best ask for a sell; the last trade price if that side is empty);
+     (the best bid for a buy, the best ask for a sell; the last trade price if that side is empty,
+     the entry tick before any trade);
   2: do nothing: a resting order keeps its place in the queue.
-Any other index is treated as 2 and counted in ``state.n_invalid_actions``.
+Any other value (another index, a non-integral or non-finite float) is treated as 2 and counted in
+``state.n_invalid_actions`` (``spaces.discrete_index``).
 
 Observation (float32, shape (11,)): fraction of the parent done, fraction of the window elapsed,
 their difference, imbalance (whole book), imbalance (top 5 levels), price impact (``log(mid /
@@ -21,6 +26,16 @@ Reward per step: the fills of the step, ``sum (entry - price) * qty / parent_siz
 (``(price - entry)`` for a sell), in cents per parent share. When the episode ends,
 ``underfill_penalty`` (cents per share) times the shares left undone, or ``overfill_penalty``
 times the shares done beyond the parent, is subtracted, divided by ``parent_size``.
+
+**Money.** The entry price is kept exactly, as an int32 tick ``entry_tick`` (the mid's floor) and
+``entry_half`` (0 or 0.5). Every fill's ``entry - price`` is formed from int32 tick differences
+and only then multiplied by shares in float32 (``lob_env.sweep``), so ``cost`` (float32 cents, the
+running sum of the steps' fills) never holds a price-level number. A step's amount is exact while
+its terms are integers (or half-integers) below 2**24 (2**23) cents, and otherwise has a relative
+error of at most ``(capacity + 3) * 2**-24``; ``cost`` after ``n`` steps adds at most ``n * 2**-24
+* max |cost|``. This holds at every valid ``r_bar`` (up to ``background.R_BAR_MAX``); share counts
+are bounded by ``lob_env.MAX_SHARES`` (so ``done_qty``, at most the parent plus two orders, stays
+in int32) and the book's largest order.
 
 Deviations from ABIDES-Gym, each a fix:
 - ``order_size`` defaults to 200, twice the even pace (parent / steps). ABIDES-Gym's default of
@@ -41,8 +56,7 @@ Deviations from ABIDES-Gym, each a fix:
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -51,23 +65,24 @@ from flax import struct
 from jaxmarket.core import spaces
 from jaxmarket.core.validation import check_choice, check_int, check_range
 from jaxmarket.envs import lob_env
-from jaxmarket.lob import background, messages, views
-from jaxmarket.lob.background import MarketParams, MarketState
+from jaxmarket.lob import clock, messages, views
+from jaxmarket.lob.background import MarketState
 from jaxmarket.lob.constants import ASK, BID, EMPTY_ID
 from jaxmarket.lob.matching import apply
 
 MARKET_ORDER, LIMIT_ORDER, WAIT = 0, 1, 2
+NUM_ACTIONS = 3
 IMBALANCE_DEPTH = 5
+DEFAULT_WINDOW_S = 600.0  # ABIDES-Gym: a 10-minute execution window
 
 
 @struct.dataclass
-class ExecutionParams(MarketParams):
+class ExecutionParams(lob_env.MarketEnvParams):
     """Defaults: ABIDES-Gym's, with the fixes in the module docstring; money in cents, times in
-    seconds."""
+    seconds (whole milliseconds)."""
 
-    first_interval_s: float = 30.0  # trading before the entry price is taken
-    step_s: float = 60.0
-    window_s: float = 600.0  # the execution window
+    default_first_interval_s: ClassVar[float] = 30.0  # ABIDES-Gym: the entry price 30 s after the open
+    window_s: float | None = None  # the execution window; None: min(600 s, session - first interval)
     parent_size: int = 1000  # shares to trade
     order_size: int = 200  # shares per child order
     direction: int = BID  # BID: buy the parent; ASK: sell it
@@ -75,18 +90,27 @@ class ExecutionParams(MarketParams):
     overfill_penalty: float = 100.0  # cents per share done beyond the parent
 
     @property
+    def window_ms(self) -> Any:
+        """The window on the clock (ms): ``window_s``, or by default the smaller of 600 s and the
+        rest of the session after the warm-up."""
+        if self.window_s is not None:
+            return clock.seconds_to_ms(self.window_s)
+        return clock.scalar_min(clock.seconds_to_ms(DEFAULT_WINDOW_S), self.session_ms - self.first_ms)
+
+    @property
     def max_steps_in_episode(self) -> Any:
-        """Steps per episode: an int for concrete parameters, an int32 array when traced."""
-        steps = self.window_s / self.step_s
-        return math.ceil(steps - 1e-9) if isinstance(steps, float) else jnp.ceil(steps - 1e-6).astype(jnp.int32)
+        """Steps per episode, ``ceil(window / step)`` in integer milliseconds: an int for concrete
+        parameters, an int32 array when traced."""
+        return clock.ceil_div(self.window_ms, self.step_ms)
 
     def check(self) -> None:
         super().check()
-        check_range("window_s", self.window_s, 0.0, self.close_s - self.open_s - self.first_interval_s,
-                    low_open=True)
-        largest = lob_env.money_bound(self.r_bar, 1) if isinstance(self.r_bar, (int, float)) else 1_000_000
-        check_int("parent_size", self.parent_size, 1, largest)
-        check_int("order_size", self.order_size, 1, largest)
+        if self.window_s is not None:
+            rest = (self.session_ms - self.first_ms) / clock.MS_PER_S
+            clock.check_time("window_s", self.window_s, 0.0, rest, low_open=True,
+                       high_name="close_s - open_s - first_interval_s")
+        check_int("parent_size", self.parent_size, 1, lob_env.MAX_SHARES)
+        check_int("order_size", self.order_size, 1, lob_env.MAX_SHARES)
         check_choice("direction", self.direction, (BID, ASK))
         check_range("underfill_penalty", self.underfill_penalty, 0.0)
         check_range("overfill_penalty", self.overfill_penalty, 0.0)
@@ -96,18 +120,24 @@ class ExecutionParams(MarketParams):
 class ExecutionState:
     market: MarketState
     opening: MarketState  # the warmed-up market this env's episodes restart from
-    entry_price: jax.Array  # float32 cents: the mid at the start
+    entry_tick: jax.Array  # int32 ticks: the floor of the mid at the start
+    entry_half: jax.Array  # float32, 0.0 or 0.5: the entry price is entry_tick + entry_half
     done_qty: jax.Array  # int32 shares traded in the parent's direction
     cost: jax.Array  # float32: sum of (entry - price) * qty (buy) or (price - entry) * qty (sell), cents
     order_id: jax.Array  # int32 id of the agent's resting order (EMPTY_ID: none)
     order_price: jax.Array  # int32 cents
     order_qty: jax.Array  # int32 shares resting when the step started
     evicted: jax.Array  # int32: market.agent_evicted already accounted for
-    mids: jax.Array  # (HISTORY,) float32
+    mids: jax.Array  # (HISTORY,) float32: mid - entry_tick, cents
     time: jax.Array  # int32 steps taken
     n_market_orders: jax.Array  # int32
     n_limit_orders: jax.Array  # int32
     n_invalid_actions: jax.Array  # int32
+
+    @property
+    def entry_price(self) -> jax.Array:
+        """The entry price in cents (float32, for display: exact below 2**23)."""
+        return self.entry_tick.astype(jnp.float32) + self.entry_half
 
 
 class Execution(lob_env.MarketEnv):
@@ -120,23 +150,23 @@ class Execution(lob_env.MarketEnv):
         return "Execution-v0"
 
     def start_episode(self, market: MarketState, params: ExecutionParams) -> ExecutionState:
-        mid = lob_env.gym_mid(market.book, params.r_bar)
+        entry_tick, entry_half = lob_env.mid_ticks(market.book, market.ref)
         zero = jnp.zeros((), jnp.int32)
-        return ExecutionState(market=market, opening=market, entry_price=mid, done_qty=zero,
-                              cost=jnp.zeros((), jnp.float32), order_id=jnp.asarray(EMPTY_ID, jnp.int32),
+        return ExecutionState(market=market, opening=market, entry_tick=entry_tick, entry_half=entry_half,
+                              done_qty=zero, cost=jnp.zeros((), jnp.float32), order_id=jnp.asarray(EMPTY_ID, jnp.int32),
                               order_price=zero, order_qty=zero, evicted=market.agent_evicted,
-                              mids=jnp.full(lob_env.HISTORY, mid, jnp.float32), time=zero, n_market_orders=zero,
-                              n_limit_orders=zero, n_invalid_actions=zero)
+                              mids=jnp.full(lob_env.HISTORY, entry_half, jnp.float32), time=zero,
+                              n_market_orders=zero, n_limit_orders=zero, n_invalid_actions=zero)
 
     def step_env(self, key: jax.Array, state: ExecutionState, action: Any, params: ExecutionParams):
-        action = jnp.asarray(action, jnp.int32)
-        valid = (action >= MARKET_ORDER) & (action <= WAIT)
-        action = jnp.where(valid, action, WAIT)
+        index, valid = spaces.discrete_index(action, NUM_ACTIONS)
+        action = jnp.where(valid, index, WAIT)
         side = jnp.asarray(params.direction, jnp.int32)
         sign = jnp.where(side == BID, 1.0, -1.0)  # + for a buy
         market = state.market
         book = market.book
         owner = self.config.agent_owner
+        entry, half = state.entry_tick, state.entry_half
         select = lambda c, a, b: jax.tree.map(lambda x, y: jnp.where(c, x, y), a, b)  # noqa: E731
 
         # Cancel the resting order (actions 0 and 1). Its quantity still resting now is what is
@@ -148,40 +178,40 @@ class Execution(lob_env.MarketEnv):
         order_id = jnp.where(acts, EMPTY_ID, state.order_id)
         order_qty = jnp.where(acts, 0, resting)
 
-        # Action 0: a market order, every fill known exactly from the book before it.
+        # Action 0: a market order, every fill known exactly from the book before it;
+        # sum (entry - price) * fill = half * filled - sum (price - entry_tick) * fill.
         is_market = action == MARKET_ORDER
-        filled, notional = lob_env.sweep_cost(book, side, params.order_size)
+        filled, edge = lob_env.sweep(book, side, params.order_size, entry)
         after_market, _ = apply(book, messages.market(side, params.order_size, market.next_id, owner))
         book = select(is_market, after_market, book)
         filled = jnp.where(is_market, filled, 0)
-        cost = sign * (state.entry_price * filled - notional.astype(jnp.float32) * is_market)
+        cost = jnp.where(is_market, sign * (half * filled.astype(jnp.float32) - edge), 0.0)
 
         # Action 1: a limit order at the near touch; it does not cross, so it rests whole.
         is_limit = action == LIMIT_ORDER
         touch = jnp.where(side == BID, views.best_bid(book), views.best_ask(book))
-        last = jnp.where(book.last_trade_price > 0, book.last_trade_price,
-                         jnp.round(state.entry_price).astype(jnp.int32))
+        last = jnp.where(book.last_trade_price > 0, book.last_trade_price, entry)
         price = jnp.where(book.n[side] > 0, touch, last)
         book_before_limit = book
         after_limit, placed = apply(book, messages.limit(side, price, params.order_size, market.next_id, owner))
         book = select(is_limit, after_limit, book)
         # A limit order at the last trade price can cross when its side is empty: its fills are at
         # the resting orders' prices.
-        crossed, crossed_notional = lob_env.sweep_cost(book_before_limit, side, params.order_size, price)
+        crossed, crossed_edge = lob_env.sweep(book_before_limit, side, params.order_size, entry, price)
         limit_filled = jnp.where(is_limit, placed.filled, 0)
-        limit_cost = jnp.where(is_limit, sign * (state.entry_price * crossed - crossed_notional.astype(jnp.float32)), 0.0)
+        limit_cost = jnp.where(is_limit, sign * (half * crossed.astype(jnp.float32) - crossed_edge), 0.0)
         order_id = jnp.where(is_limit & (placed.remaining > 0), market.next_id, order_id)
         order_qty = jnp.where(is_limit, lob_env.resting_qty(book, market.next_id), order_qty)
         order_price = jnp.where(is_limit, price, state.order_price)
 
         market = market.replace(book=book, next_id=market.next_id + acts.astype(jnp.int32))
-        market = background.advance(key, market, self.config, params, params.step_s)
+        market = self.trade(key, market, params)
 
         # Passive fills: what left the resting order other than by eviction.
         still = lob_env.resting_qty(market.book, order_id)
         evicted = market.agent_evicted - state.evicted
         passive = jnp.where(order_id != EMPTY_ID, jnp.maximum(order_qty - still - evicted, 0), 0)
-        passive_cost = sign * (state.entry_price - order_price) * passive
+        passive_cost = sign * ((entry - order_price).astype(jnp.float32) + half) * passive.astype(jnp.float32)
 
         step_cost = cost + limit_cost + passive_cost
         done_qty = state.done_qty + filled + limit_filled + passive
@@ -192,12 +222,13 @@ class Execution(lob_env.MarketEnv):
         short = jnp.maximum(params.parent_size - done_qty, 0).astype(jnp.float32)
         over = jnp.maximum(done_qty - params.parent_size, 0).astype(jnp.float32)
         penalty = jnp.where(terminated, params.underfill_penalty * short + params.overfill_penalty * over, 0.0)
-        reward = (step_cost - penalty) / params.parent_size
+        reward = ((step_cost - penalty) / params.parent_size).astype(jnp.float32)
 
         new_state = state.replace(
-            market=market, done_qty=done_qty, cost=state.cost + step_cost, order_id=jnp.where(still > 0, order_id, EMPTY_ID),
-            order_price=order_price, order_qty=still, evicted=market.agent_evicted,
-            mids=lob_env.push_mid(state.mids, lob_env.gym_mid(market.book, params.r_bar)), time=time,
+            market=market, done_qty=done_qty, cost=state.cost + step_cost,
+            order_id=jnp.where(still > 0, order_id, EMPTY_ID), order_price=order_price, order_qty=still,
+            evicted=market.agent_evicted,
+            mids=lob_env.push_mid(state.mids, lob_env.mid_rel(market.book, entry, market.ref)), time=time,
             n_market_orders=state.n_market_orders + is_market.astype(jnp.int32),
             n_limit_orders=state.n_limit_orders + is_limit.astype(jnp.int32),
             n_invalid_actions=state.n_invalid_actions + (~valid).astype(jnp.int32),
@@ -210,10 +241,12 @@ class Execution(lob_env.MarketEnv):
 
     def get_obs(self, state: ExecutionState, params: ExecutionParams, key: Any = None) -> jax.Array:
         book = state.market.book
-        mid = state.mids[-1]
+        mid = state.mids[-1]  # relative to entry_tick
         done = state.done_qty / params.parent_size
-        elapsed = state.time * params.step_s / params.window_s
-        impact = jnp.log(mid / state.entry_price)
+        elapsed = state.time.astype(jnp.float32) * params.step_ms / params.window_ms  # float32: no int32 overflow
+        # log(mid / entry) = log1p((mid - entry) / entry), the difference exact in ticks
+        impact = jnp.log1p((mid - state.entry_half) / state.entry_price)
+        last = (lob_env.last_tick(book, state.entry_tick) - state.entry_tick).astype(jnp.float32)
         features = [
             done,
             elapsed,
@@ -222,13 +255,13 @@ class Execution(lob_env.MarketEnv):
             lob_env.gym_imbalance(book, IMBALANCE_DEPTH),
             jnp.where(params.direction == BID, impact, -impact),
             lob_env.gym_spread(book),
-            mid - lob_env.last_trade(book, params.r_bar),
+            mid - last,
         ]
         obs = jnp.concatenate([jnp.stack(features).astype(jnp.float32), lob_env.returns(state.mids)])
         return jnp.nan_to_num(obs.astype(jnp.float32))
 
     def action_space(self, params: ExecutionParams | None = None) -> spaces.Discrete:
-        return spaces.Discrete(3)
+        return spaces.Discrete(NUM_ACTIONS)
 
     def observation_space(self, params: ExecutionParams | None = None) -> spaces.Box:
         big = float(jnp.finfo(jnp.float32).max)

@@ -18,6 +18,18 @@ action is counted in ``state.n_invalid_actions``.
 
 Observation (float32, shape (2,)): ``[(T - t) / T, q / max_inventory]``, time to horizon in
 ``[0, 1]`` and normalised inventory in ``[-1, 1]``.
+
+Money is held relative to the opening price ``S0``, as the OTC market does: the state keeps the
+mid's change ``S - S0`` and the cash valued at the opening price, ``X + q S0`` (``X`` the cash
+account). Every step adds PnL-scale numbers (a depth, a price move) to them, never a price level,
+so the float32 rounding of wealth, PnL and reward does not depend on ``S0``. By the
+recursive-summation bound (Higham, *Accuracy and Stability of Numerical Algorithms*, 2002, §4.2)
+the error of ``wealth = (X + q S0) + q (S - S0)`` after ``n`` steps is at most
+``(2 n + 3 |q| + 3) gamma_{2n} (M + F)``, with ``gamma_k = k u / (1 - k u)``, ``u = 2**-24``,
+``M`` the sum of the absolute price moves and ``F`` the sum over fills of ``|S - S0 -+ delta|``
+(tested at ``S0 = MAX_S0`` against a float64 recomputation of the same fills). Only the absolute
+cash ``X = (X + q S0) - q S0`` (``cash(state, params)``) carries a rounding error relative to
+``q S0``.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from jaxmarket.core.environment import Environment
 from jaxmarket.core.validation import check_int, check_range
 
 BID, ASK = 0, 1
+MAX_S0 = 1e9  # largest opening price: keeps q * S0 and the float32 mid far from overflow
 
 
 @struct.dataclass
@@ -57,7 +70,7 @@ class MarketMakingParams:
 
     def check(self) -> None:
         """Raise ``ValueError`` naming any out-of-range field."""
-        check_range("s0", self.s0, 0.0, low_open=True)
+        check_range("s0", self.s0, 0.0, MAX_S0, low_open=True)
         check_range("sigma", self.sigma, 0.0, low_open=True)
         check_range("horizon", self.horizon, 0.0, low_open=True)
         check_int("max_steps_in_episode", self.max_steps_in_episode, 1)
@@ -71,8 +84,8 @@ class MarketMakingParams:
 
 @struct.dataclass
 class MarketMakingState:
-    mid: jax.Array  # float32, price units
-    cash: jax.Array  # float32, price units; starts at 0
+    mid_change: jax.Array  # float32, price units: S - S0
+    relative_cash: jax.Array  # float32, price units: X + q S0, the cash valued at the opening price; starts at 0
     inventory: jax.Array  # int32, units, in [-max_inventory, max_inventory]
     time: jax.Array  # int32, steps taken
     pnl: jax.Array  # float32, accumulated mark-to-market PnL (sum of increments)
@@ -104,7 +117,11 @@ def transition(
     noise: tuple[jax.Array, jax.Array],
     params: MarketMakingParams,
 ) -> tuple[MarketMakingState, jax.Array]:
-    """One step given valid depths (2,) and the draws of ``step_noise``; returns (state, reward)."""
+    """One step given valid depths (2,) and the draws of ``step_noise``; returns (state, reward).
+
+    A bid fill buys at ``S - delta_b``, so ``X + q S0`` changes by ``-(S - S0 - delta_b)``; an ask
+    fill sells at ``S + delta_a``: ``+(S - S0 + delta_a)``.
+    """
     uniforms, normal = noise
     dt = params.dt
     prob = jnp.clip(params.intensity * jnp.exp(-params.decay * depths) * dt, 0.0, 1.0)
@@ -113,14 +130,14 @@ def transition(
     bid, ask = filled[BID].astype(jnp.int32), filled[ASK].astype(jnp.int32)
     inventory = state.inventory + bid - ask
     price_move = params.sigma * jnp.sqrt(dt) * normal
-    cash = state.cash - bid * (state.mid - depths[BID]) + ask * (state.mid + depths[ASK])
+    relative_cash = state.relative_cash - bid * (state.mid_change - depths[BID]) + ask * (state.mid_change + depths[ASK])
     gain = bid * depths[BID] + ask * depths[ASK] + inventory * price_move
     time = state.time + 1
     q2 = jnp.square(inventory.astype(jnp.float32))
     penalty = params.phi * q2 * dt + jnp.where(time >= params.max_steps_in_episode, params.alpha * q2, 0.0)
     new_state = state.replace(
-        mid=state.mid + price_move,
-        cash=cash,
+        mid_change=state.mid_change + price_move,
+        relative_cash=relative_cash,
         inventory=inventory,
         time=time,
         pnl=state.pnl + gain,
@@ -130,6 +147,22 @@ def transition(
         quoted_spread=state.quoted_spread + depths.sum(),
     )
     return new_state, gain - penalty
+
+
+def mid(state: MarketMakingState, params: MarketMakingParams) -> jax.Array:
+    """The mid price ``S`` (float32 price units; rounded to float32's grid at ``S0``)."""
+    return params.s0 + state.mid_change
+
+
+def cash(state: MarketMakingState, params: MarketMakingParams) -> jax.Array:
+    """The cash account ``X`` (float32 price units; its rounding error is relative to ``q S0``)."""
+    return state.relative_cash - state.inventory * params.s0
+
+
+def wealth(state: MarketMakingState) -> jax.Array:
+    """Mark-to-market wealth ``X + q S = (X + q S0) + q (S - S0)`` (float32 price units), formed
+    from PnL-scale terms only."""
+    return state.relative_cash + state.inventory * state.mid_change
 
 
 class MarketMaking(Environment):
@@ -146,8 +179,8 @@ class MarketMaking(Environment):
         zero_f = jnp.array(0.0, jnp.float32)
         zero_i = jnp.array(0, jnp.int32)
         state = MarketMakingState(
-            mid=jnp.asarray(params.s0, jnp.float32),
-            cash=zero_f,
+            mid_change=zero_f,
+            relative_cash=zero_f,
             inventory=zero_i,
             time=zero_i,
             pnl=zero_f,
@@ -189,7 +222,7 @@ class MarketMaking(Environment):
         steps = jnp.maximum(state.time, 1)
         return {
             "pnl": state.pnl,
-            "wealth": state.cash + state.inventory * state.mid,
+            "wealth": wealth(state),
             "penalty": state.penalty,
             "final_inventory": state.inventory,
             "n_bid_fills": state.n_bid_fills,

@@ -1,8 +1,10 @@
 """The decision rules of the background agents (ABIDES ``rmsc04``), one pure function each.
 
 Every rule reads the book as it is when the agent wakes and returns the message it sends with a
-flag saying whether it sends one. Prices are int32 ticks (cents), sizes int32 shares, times
-float32 seconds of the day unless a name says ``_ns``.
+flag saying whether it sends one. Prices are int32 ticks (cents), sizes int32 shares, elapsed
+times float32 nanoseconds (``_ns``). Float32 prices (forecasts, recorded mids) may be kept as
+deviations from a reference tick ``ref`` (int32, default 0: absolute prices), so that their
+resolution does not depend on the price level; the rules are unchanged by the shift.
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ import jax.numpy as jnp
 
 from jaxmarket.lob import messages
 from jaxmarket.lob.book import ORDER_ID, PRICE, Book
-from jaxmarket.lob.constants import ASK, BID, EMPTY_ID
+from jaxmarket.lob.constants import ASK, BID, EMPTY_ID, MAX_PRICE
 from jaxmarket.lob.messages import Message
+
+# Float32 deviations are clipped to this many ticks before becoming int32 prices: with a reference
+# tick in [0, MAX_PRICE // 2] (the background's r_bar range) the sum stays inside int32, and the book
+# rejects any price outside [1, max_price] (INVALID_PRICE, counted).
+PRICE_DEVIATION_LIMIT = float(MAX_PRICE)
 
 
 def touch(book: Book) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
@@ -58,9 +65,11 @@ def value_estimate(estimate: jax.Array, variance: jax.Array, elapsed_ns: jax.Arr
 
 def value_order(book: Book, forecast: jax.Array, aggressive_u: jax.Array, adjust_u: jax.Array, side_u: jax.Array,
                 aggressive: jax.Array, depth_spreads: jax.Array, size: jax.Array, order_id: jax.Array,
-                owner: jax.Array) -> tuple[Message, jax.Array]:
+                owner: jax.Array, ref: jax.Array | int = 0) -> tuple[Message, jax.Array]:
     """A value agent's limit order (ABIDES ``ValueAgent.place_order``).
 
+    ``forecast`` is float32 cents relative to ``ref`` (int32 ticks); the rounded forecast is the
+    tick ``ref + round(forecast)`` (the deviation clipped to ``PRICE_DEVIATION_LIMIT``).
     On a two-sided book with ``mid = floor((bid + ask) / 2)``: it sells if the rounded forecast is
     below the mid, else buys. With probability ``aggressive`` the price is the opposite touch (a
     sell at the bid, a buy at the ask); otherwise it backs off by ``adjust``, uniform on
@@ -70,8 +79,9 @@ def value_order(book: Book, forecast: jax.Array, aggressive_u: jax.Array, adjust
     """
     bid, ask, has_bid, has_ask = touch(book)
     two_sided = has_bid & has_ask
-    target = jnp.round(forecast).astype(jnp.int32)
-    mid = (bid + ask) // 2
+    deviation = jnp.clip(jnp.round(forecast), -PRICE_DEVIATION_LIMIT, PRICE_DEVIATION_LIMIT)
+    target = jnp.asarray(ref, jnp.int32) + deviation.astype(jnp.int32)
+    mid = bid + (ask - bid) // 2  # floor((bid + ask) / 2) without forming bid + ask
     span = jnp.floor(depth_spreads * (ask - bid).astype(jnp.float32)).astype(jnp.int32)
     adjust = jnp.minimum(jnp.floor(adjust_u * span).astype(jnp.int32), jnp.maximum(span - 1, 0))
     adjust = jnp.where(aggressive_u < aggressive, 0, adjust)
@@ -81,13 +91,17 @@ def value_order(book: Book, forecast: jax.Array, aggressive_u: jax.Array, adjust
     return messages.limit(side, price, size, order_id, owner), jnp.ones((), bool)
 
 
-def momentum_record(mids: jax.Array, count: jax.Array, book: Book) -> tuple[jax.Array, jax.Array]:
-    """Append the current mid (``(bid + ask) / 2``; skipped on a one-sided book) to a momentum
-    agent's ring buffer ``mids`` (``(long,)``) holding ``count`` observations so far."""
+def momentum_record(mids: jax.Array, count: jax.Array, book: Book,
+                    ref: jax.Array | int = 0) -> tuple[jax.Array, jax.Array]:
+    """Append the current mid minus ``ref`` (``(bid + ask) / 2 - ref``, float32 from the exact tick
+    differences; skipped on a one-sided book) to a momentum agent's ring buffer ``mids``
+    (``(long,)``) holding ``count`` observations so far."""
     bid, ask, has_bid, has_ask = touch(book)
     seen = has_bid & has_ask
     slot = count % mids.shape[0]
-    mids = jnp.where(seen, mids.at[slot].set((bid + ask).astype(jnp.float32) / 2), mids)
+    ref = jnp.asarray(ref, jnp.int32)
+    mid = ((bid - ref).astype(jnp.float32) + (ask - ref).astype(jnp.float32)) / 2
+    mids = jnp.where(seen, mids.at[slot].set(mid), mids)
     return mids, count + seen.astype(jnp.int32)
 
 
@@ -112,34 +126,40 @@ def momentum_order(book: Book, buy: jax.Array, size: jax.Array, order_id: jax.Ar
 
 def maker_plan(book: Book, spread_ewma: jax.Array, last_mid: jax.Array, volume: jax.Array, levels: int,
                pov: jax.Array, min_size: jax.Array, level_spacing: jax.Array, alpha: jax.Array,
-               price_skew: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+               price_skew: jax.Array, ref: jax.Array | int = 0
+               ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
     """An adaptive POV market maker's ladder (ABIDES ``AdaptiveMarketMakerAgent``, middle anchor).
 
     On a two-sided book the spread estimate moves, ``s <- alpha (ask - bid) + (1 - alpha) s``, and
     the mid is ``floor((bid + ask) / 2)``; on a one-sided book the last mid and spread are kept.
     With ``buy, sell`` the quantities traded since the last refresh (``volume``, by aggressor
     side), the centre is ``int(mid + (2 buy / (buy + sell) - 1) price_skew)`` (``mid`` with no
-    volume), the best bid ``centre - floor(s / 2)``, the best ask ``centre + ceil(s / 2)``, and
-    ``levels`` orders per side step outwards by ``max(round(level_spacing * s), 1)`` ticks. Every
-    order's size is ``max(round(pov (buy + sell)), min_size)``.
+    volume; ``int`` truncates, which is the floor for a positive price), the best bid
+    ``centre - floor(s / 2)``, the best ask ``centre + ceil(s / 2)``, and ``levels`` orders per side
+    step outwards by ``max(round(level_spacing * s), 1)`` ticks. Every order's size is
+    ``max(round(pov (buy + sell)), min_size)``.
 
-    Returns ``(prices (2, levels), size, spread_ewma, last_mid, quoting)``; ``quoting`` is False
-    until a mid has been seen.
+    ``last_mid`` (and the returned one) is float32 relative to ``ref`` (int32 ticks), NaN before a
+    mid has been seen. Ladder offsets are clipped to ``PRICE_DEVIATION_LIMIT`` ticks (a price off the
+    book's range is rejected by the book). Returns ``(prices (2, levels), size, spread_ewma,
+    last_mid, quoting)``; ``quoting`` is False until a mid has been seen.
     """
     bid, ask, has_bid, has_ask = touch(book)
     two_sided = has_bid & has_ask
+    ref = jnp.asarray(ref, jnp.int32)
     spread_ewma = jnp.where(two_sided, alpha * (ask - bid) + (1.0 - alpha) * spread_ewma, spread_ewma)
-    mid = jnp.where(two_sided, ((bid + ask) // 2).astype(jnp.float32), last_mid)
+    floor_mid = bid + (ask - bid) // 2  # floor((bid + ask) / 2) without forming bid + ask
+    mid = jnp.where(two_sided, (floor_mid - ref).astype(jnp.float32), last_mid)
     quoting = jnp.isfinite(mid)
     volume = volume.astype(jnp.float32)
     total = volume.sum()
     skew = jnp.where(total > 0, (2.0 * volume[BID] / jnp.maximum(total, 1.0) - 1.0) * price_skew, 0.0)
-    centre = jnp.trunc(jnp.where(quoting, mid, 0.0) + skew).astype(jnp.int32)
-    best_bid = centre - jnp.floor(spread_ewma / 2).astype(jnp.int32)
-    best_ask = centre + jnp.ceil(spread_ewma / 2).astype(jnp.int32)
-    tick = jnp.maximum(jnp.round(level_spacing * spread_ewma), 1.0).astype(jnp.int32)
-    steps = tick * jnp.arange(levels, dtype=jnp.int32)
-    prices = jnp.stack([best_bid - steps, best_ask + steps])
+    # The ladder as float32 deviations from ref (whole ticks: exact below 2**24), then int32 prices.
+    centre = jnp.floor(jnp.where(quoting, mid, 0.0) + skew)
+    tick = jnp.maximum(jnp.round(level_spacing * spread_ewma), 1.0)
+    steps = tick * jnp.arange(levels, dtype=jnp.float32)
+    deviations = jnp.stack([centre - jnp.floor(spread_ewma / 2) - steps, centre + jnp.ceil(spread_ewma / 2) + steps])
+    prices = ref + jnp.clip(deviations, -PRICE_DEVIATION_LIMIT, PRICE_DEVIATION_LIMIT).astype(jnp.int32)
     size = jnp.maximum(jnp.round(pov * total).astype(jnp.int32), min_size)
     return prices, size, spread_ewma, mid, quoting
 

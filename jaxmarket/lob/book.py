@@ -4,15 +4,22 @@ Each side is an array of ``capacity`` slots kept in priority order: best price f
 price the earliest order first (bids from the highest price down, asks from the lowest up). The
 first ``n[side]`` slots hold orders; the rest are empty (price 0, quantity 0, id and owner
 ``EMPTY_ID``). Keeping the sides sorted is what lets a sweep be a prefix sum rather than a loop.
+
+Trading halts are a static option (``empty(..., halts=True)``): such a book accepts ``HALT`` and
+``RESUME`` messages and carries a ``halted`` flag; while it is set the book may be crossed. A book
+made with ``halts=False`` (the default) rejects them as ``INVALID_MESSAGE`` and its ``apply`` runs
+no halt or auction code at all (see ``matching``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmarket.core.validation import check_choice, check_int
+from jaxmarket.core.validation import check_bool, check_choice, check_int
 from jaxmarket.lob import counter
 from jaxmarket.lob.constants import EMPTY_ID, FULL_POLICIES, INT32_MAX, MAX_PRICE, NUM_STATUSES, REJECT
 
@@ -20,23 +27,29 @@ from jaxmarket.lob.constants import EMPTY_ID, FULL_POLICIES, INT32_MAX, MAX_PRIC
 PRICE, QTY, ORDER_ID, OWNER = 0, 1, 2, 3
 EMPTY_SLOT = (0, 0, EMPTY_ID, EMPTY_ID)  # field values of an empty slot, in row order
 
-DEFAULT_MAX_FILLS = 8  # fills reported per message (a longer sweep is executed and summarised)
+DEFAULT_MAX_FILLS = 8  # fills reported per message, capped at the capacity (a longer sweep is executed and summarised)
+MAX_CAPACITY = 2**24  # orders per side
 
 
 @struct.dataclass
 class Book:
-    """A limit order book. Array fields are int32; leading batch axes are allowed (``vmap``)."""
+    """A limit order book, made by ``empty`` (the static fields have no defaults, so that no
+    combination of them is invalid by accident). Array fields are int32 except ``halted`` (bool);
+    leading batch axes are allowed (``vmap``)."""
 
     orders: jax.Array  # (2, 4, capacity): [side, PRICE/QTY/ORDER_ID/OWNER, slot], priority order
     n: jax.Array  # (2,): orders resting per side
-    last_trade_price: jax.Array  # (): ticks; 0 before the first trade
-    volume: jax.Array  # (2, 2) counter: traded quantity by aggressor side (BID = buyer-initiated)
+    last_trade_price: jax.Array  # (): ticks; 0 before the first trade (continuous or auction)
+    volume: jax.Array  # (2, 2) counter: continuous traded quantity by aggressor side (BID = buyer-initiated)
     status_counts: jax.Array  # (NUM_STATUSES, 2) counter: messages per result status
     evictions: jax.Array  # (2,) counter: orders evicted by the EVICT full-side policy
-    max_price: int = struct.field(pytree_node=False, default=MAX_PRICE)
-    max_qty: int = struct.field(pytree_node=False, default=1)
-    max_fills: int = struct.field(pytree_node=False, default=DEFAULT_MAX_FILLS)
-    full_policy: str = struct.field(pytree_node=False, default=REJECT)
+    halted: jax.Array  # () bool: matching suspended (a HALT without its RESUME yet); always False unless halts
+    auction_volume: jax.Array  # (2,) counter: quantity executed by RESUME uncrosses (each lot counted once)
+    max_price: int = struct.field(pytree_node=False)
+    max_qty: int = struct.field(pytree_node=False)
+    max_fills: int = struct.field(pytree_node=False)
+    full_policy: str = struct.field(pytree_node=False)
+    halts: bool = struct.field(pytree_node=False)  # HALT and RESUME accepted (else INVALID_MESSAGE)
 
     @property
     def capacity(self) -> int:
@@ -51,26 +64,43 @@ def largest_max_qty(capacity: int) -> int:
 def empty(
     capacity: int,
     *,
-    max_fills: int = DEFAULT_MAX_FILLS,
+    max_fills: int | None = None,
     max_price: int = MAX_PRICE,
     max_qty: int | None = None,
     full_policy: str = REJECT,
-    batch_shape: tuple[int, ...] = (),
+    batch_shape: Sequence[int] = (),
+    halts: bool = False,
 ) -> Book:
-    """An empty book with ``capacity`` slots per side (static).
+    """An empty book with ``capacity`` slots per side (static). Every default is valid with every
+    valid value of the other arguments.
 
-    ``max_fills``: fills listed per result. ``max_price``: highest valid price in ticks.
-    ``max_qty``: largest order quantity (default and upper bound ``largest_max_qty(capacity)``).
+    ``capacity``: orders per side, an integer in ``[1, 2**24]``. ``max_fills``: fills listed per
+    result, in ``[1, capacity]``; ``None`` (default) means ``min(8, capacity)``. ``max_price``:
+    highest valid price in ticks, in ``[1, MAX_PRICE]``. ``max_qty``: largest order quantity, in
+    ``[1, largest_max_qty(capacity)]``; ``None`` (default) means the upper bound.
     ``full_policy``: ``"reject"`` or ``"evict"`` (see ``constants``). ``batch_shape``: leading
-    axes for a batch of independent books.
+    axes (integers >= 0) for a batch of independent books. ``halts``: accept ``HALT``/``RESUME``
+    (trading halts and the uncross auction); off by default, since under ``vmap`` the auction's
+    work would be paid on every message.
+
+    Raises ``ValueError`` naming the argument, its value and the valid range; integer arguments
+    must be integers (an integral float such as ``4.0`` is accepted), never narrowed.
     """
-    check_int("capacity", capacity, 1, 2**24)
+    check_int("capacity", capacity, 1, MAX_CAPACITY)
+    capacity = int(capacity)
+    max_fills = min(DEFAULT_MAX_FILLS, capacity) if max_fills is None else max_fills
     check_int("max_fills", max_fills, 1, capacity)
     check_int("max_price", max_price, 1, MAX_PRICE)
     limit = largest_max_qty(capacity)
     max_qty = limit if max_qty is None else max_qty
     check_int("max_qty", max_qty, 1, limit)
     check_choice("full_policy", full_policy, FULL_POLICIES)
+    check_bool("halts", halts)
+    if isinstance(batch_shape, (str, bytes)) or not isinstance(batch_shape, Sequence):
+        raise ValueError(f"batch_shape = {batch_shape!r} is not valid: expected a tuple of integers >= 0")
+    for axis, size in enumerate(batch_shape):
+        check_int(f"batch_shape[{axis}]", size, 0, INT32_MAX)
+    batch_shape = tuple(int(size) for size in batch_shape)
     slot = jnp.asarray(EMPTY_SLOT, jnp.int32)[:, None]
     return Book(
         orders=jnp.broadcast_to(slot, (*batch_shape, 2, len(EMPTY_SLOT), capacity)),
@@ -79,8 +109,11 @@ def empty(
         volume=counter.zeros((*batch_shape, 2)),
         status_counts=counter.zeros((*batch_shape, NUM_STATUSES)),
         evictions=counter.zeros(batch_shape),
+        halted=jnp.zeros(batch_shape, bool),
+        auction_volume=counter.zeros(batch_shape),
         max_price=int(max_price),
         max_qty=int(max_qty),
         max_fills=int(max_fills),
         full_policy=full_policy,
+        halts=bool(halts),
     )

@@ -23,6 +23,14 @@ def add(counter: jax.Array, x: jax.Array) -> jax.Array:
     return jnp.stack([counter[..., 0] + (low >> LOW_BITS), low & LOW_MASK], axis=-1)
 
 
+def add_large(counter: jax.Array, x: jax.Array) -> jax.Array:
+    """``counter + x`` for int32 ``x`` in ``[0, 2**31)`` (an auction's volume can reach a side's
+    total, ``capacity * max_qty``, which may exceed ``MAX_INCREMENT``); ``add`` is cheaper for small ``x``."""
+    low = counter[..., 1] + (x & LOW_MASK)  # < 2**31: no overflow
+    high = counter[..., 0] + (x >> LOW_BITS) + (low >> LOW_BITS)
+    return jnp.stack([high, low & LOW_MASK], axis=-1)
+
+
 def approx(counter: jax.Array) -> jax.Array:
     """float32 value, for use inside ``jit`` (exact up to 2**24)."""
     return counter[..., 0].astype(jnp.float32) * float(1 << LOW_BITS) + counter[..., 1].astype(jnp.float32)

@@ -5,6 +5,10 @@ Units follow ABIDES: values in cents, time in nanoseconds, ``kappa`` per ns, ``f
 √ns (the standard deviation over ``dt`` ns, for ``kappa * dt`` small, is ``fund_vol * sqrt(dt)``:
 about 242 cents over a 6.5-hour day at the defaults), megashocks at ``megashock_rate`` per ns with
 a size ``±N(megashock_mean, megashock_var)`` (the sign a fair coin).
+
+Both functions are equivariant under a shift of the price level (``ou_transition(v - c, dt, r_bar
+- c, ...) = ou_transition(v, dt, r_bar, ...) - c``), so the background market runs them on float32
+*deviations* from its reference tick, whose resolution does not depend on the price level.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ def megashock(dt_ns: jax.Array, rate: jax.Array, mean: jax.Array, var: jax.Array
               normal: jax.Array) -> jax.Array:
     """The megashock added over ``dt_ns``: with probability ``1 - e^{-rate dt}`` (at most one shock
     per interval; at the default rate a 60-s interval has one with probability 1.7e-7) a jump of
-    ``±N(mean, var)``; ``uniforms`` (2,) pick occurrence and sign."""
+    ``±N(mean, var)``. ``uniforms`` (2,) pick occurrence and sign and ``normal`` the size: three
+    independent draws (a shared draw would correlate the sign with the size and bias the mean)."""
     happens = uniforms[0] < -jnp.expm1(-rate * dt_ns)
     sign = jnp.where(uniforms[1] < 0.5, -1.0, 1.0)
     return jnp.where(happens, sign * (mean + jnp.sqrt(var) * normal), 0.0)

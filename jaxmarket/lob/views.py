@@ -83,7 +83,8 @@ def mid(book: Book) -> jax.Array:
 
 
 def spread(book: Book) -> jax.Array:
-    """best ask − best bid in ticks (int32, ≥ 1 on a two-sided book); 0 unless both sides hold orders."""
+    """best ask − best bid in ticks (int32, ≥ 1 on a two-sided book that is not halted; ≤ 0 when a
+    halted book is crossed or locked); 0 unless both sides hold orders."""
     return jnp.where(_two_sided(book), best_ask(book) - best_bid(book), 0)
 
 
@@ -98,7 +99,8 @@ def imbalance(book: Book, depth: int = 1) -> jax.Array:
 
 
 def last_trade_price(book: Book) -> jax.Array:
-    """Price of the most recent fill (int32 ticks), 0 before the first trade."""
+    """Price of the most recent fill (int32 ticks), a RESUME's clearing price included; 0 before
+    the first trade."""
     return book.last_trade_price
 
 
@@ -109,11 +111,13 @@ def traded_volume(book: Book) -> jax.Array:
 
 
 def counts(book: Book) -> dict[str, int]:
-    """Exact cumulative counters of one (unbatched) book, outside ``jit``: messages per status,
-    evictions, and traded volume per aggressor side."""
+    """Exact cumulative counters of one (unbatched) book, outside ``jit``, as Python ints: messages
+    per status (keys ``ok``, ``invalid_message``, …, ``held``), ``evictions``, continuous traded
+    volume per aggressor side (``buy_volume``, ``sell_volume``) and ``auction_volume`` (lots
+    executed by RESUME uncrosses, each counted once)."""
     statuses = counter.exact(book.status_counts)
     volume = counter.exact(book.volume)
     out = {name.lower(): int(statuses[i]) for i, name in enumerate(STATUS_NAMES)}
     out.update(evictions=int(np.asarray(counter.exact(book.evictions))), buy_volume=int(volume[BID]),
-               sell_volume=int(volume[ASK]))
+               sell_volume=int(volume[ASK]), auction_volume=int(np.asarray(counter.exact(book.auction_volume))))
     return out

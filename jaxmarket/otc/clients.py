@@ -31,8 +31,9 @@ def flow_orders(
     the next reference price is at or above the current one (bool scalar).
     """
     n = p_trade.shape[0]
-    uniforms = jax.random.uniform(key, (3, n))
-    normals = jax.random.normal(jax.random.fold_in(key, 1), (n,))
+    uniform_key, normal_key = jax.random.split(key)
+    uniforms = jax.random.uniform(uniform_key, (3, n))
+    normals = jax.random.normal(normal_key, (n,))
     trades = uniforms[0] < p_trade
     informed_now = uniforms[1] < informed
     random_side = jnp.where(uniforms[2] < p_buy, BUY, SELL)

@@ -25,6 +25,7 @@ import numpy as np
 from flax import struct
 
 from jaxmarket.core.multi_agent import TurnOrder, check_turn_order
+from jaxmarket.core.spaces import discrete_index
 from jaxmarket.core.supertypes import PROB_SUM_TOLERANCE, Supertype, check_supertype, sample_types
 from jaxmarket.core.validation import check_choice, check_int, check_order, check_range, is_concrete
 from jaxmarket.otc import clients, ecn, reference, rewards
@@ -40,6 +41,10 @@ REFERENCES = ("gbm", "replay")
 LP_ACTION_EXTRA = 2  # skew and hedge fraction after the tier multipliers
 NO_TRADE = 0  # LT action code for "do not trade"
 MIN_EPS = -1.0  # spread multipliers must stay above this (ask > bid)
+# Valid reference prices. Money is held as wealth in PnL-scale terms and rewards are in units of
+# price0 * 1 bp, so results do not depend on the price level (float32 is relative); the bounds keep
+# price * size * 1 bp far from float32's underflow and overflow.
+PRICE_MIN, PRICE_MAX = 1e-6, 1e9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +119,7 @@ class OTCParams:
     def check(self) -> None:
         """Raise ``ValueError`` naming any out-of-range field (concrete values only)."""
         check_int("n_rounds", self.n_rounds, 1)
-        check_range("price0", self.price0, 0.0, low_open=True)
+        check_range("price0", self.price0, PRICE_MIN, PRICE_MAX)
         check_range("annual_vol", self.annual_vol, 0.0)
         check_range("rounds_per_year", self.rounds_per_year, 0.0, low_open=True)
         check_range("impact", self.impact)
@@ -161,7 +166,8 @@ def check_params_for(config: OTCConfig, params: OTCParams) -> None:
 
 
 def check_series(series: np.ndarray, n_rounds: int) -> None:
-    """Raise ``ValueError`` naming the first bad index of a replay series (NaN, gap, non-positive)."""
+    """Raise ``ValueError`` naming the first bad index of a replay series (NaN, gap, a price
+    outside ``[PRICE_MIN, PRICE_MAX]``)."""
     if series.ndim != 1:
         raise ValueError(f"series has shape {series.shape}: need a 1-D array of prices")
     if series.shape[0] < n_rounds + 1:
@@ -169,9 +175,9 @@ def check_series(series: np.ndarray, n_rounds: int) -> None:
     bad = np.flatnonzero(~np.isfinite(series))
     if bad.size:
         raise ValueError(f"series[{bad[0]}] = {series[bad[0]]!r}: prices must be finite (a NaN is a gap in the series)")
-    bad = np.flatnonzero(series <= 0)
+    bad = np.flatnonzero((series < PRICE_MIN) | (series > PRICE_MAX))
     if bad.size:
-        raise ValueError(f"series[{bad[0]}] = {series[bad[0]]!r}: prices must be > 0")
+        raise ValueError(f"series[{bad[0]}] = {series[bad[0]]!r}: prices must be in [{PRICE_MIN}, {PRICE_MAX}]")
 
 
 @struct.dataclass
@@ -330,13 +336,7 @@ def choose(state: OTCState, action: Any, config: OTCConfig) -> OTCState:
     ``OTCConfig.n_lt_actions``). An out-of-range or non-integer code, or an LP the client is not
     connected to, means no trade and is counted in ``n_invalid_lt``."""
     n_lts, n_lps = config.n_lts, config.n_lps
-    raw = jnp.asarray(action).reshape(n_lts)
-    if jnp.issubdtype(raw.dtype, jnp.floating):
-        ok = jnp.isfinite(raw) & (raw == jnp.round(raw))
-        code = jnp.where(ok, raw, -1).astype(jnp.int32)
-    else:
-        code = raw.astype(jnp.int32)
-    in_range = (code >= 0) & (code < config.n_lt_actions)
+    code, in_range = discrete_index(jnp.asarray(action).reshape(n_lts), config.n_lt_actions)
     code = jnp.where(in_range, code, NO_TRADE)
     venue, _ = decode_lt_action(code, n_lps)
     lp_link = jnp.concatenate([state.connected[:, :n_lts], jnp.ones((2, n_lts), bool)], axis=0)

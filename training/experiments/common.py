@@ -12,6 +12,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxmarket.core.keys import seed_key
 from training import loop
 from training import otc_train
 from training.mappo import Trainer, family_actions, family_params, make_policy
@@ -72,7 +73,7 @@ def train_market(total_rounds: int, seed: int, out_dir: str | Path | None = None
     config = replace(otc_train.PPO_CONFIG, total_rounds=total_rounds, **config_fields)
     trainer = otc_train.build(config, preset, {}, roles)
     start = time.perf_counter()
-    runner, _ = loop.run(trainer, jax.random.PRNGKey(seed), metadata=otc_train.metadata(preset, {}, roles or {}),
+    runner, _ = loop.run(trainer, seed_key(seed), metadata=otc_train.metadata(preset, {}, roles or {}),
                          out_dir=out_dir, progress=progress)
     wall = time.perf_counter() - start
     return Market(trainer, *family_params(runner), wall,
