@@ -10,7 +10,7 @@ market's reference tick (``state.market.ref``) and the tick is added back in flo
 series are exact to the cent at every valid ``r_bar``; times are read from the integer clock:
 
 - ``time``: seconds after midnight (``state.market.time_ms / 1000``);
-- ``mid``: ABIDES-Gym's mid (``lob_env.gym_mid``); ``fundamental``: the background's fundamental;
+- ``mid``: ABIDES-Gym's mid (``lob_env.mid_ticks``); ``fundamental``: the background's fundamental;
 - ``best_bid``, ``best_ask``, ``spread``, ``last_trade``: NaN when the side is empty (spread:
   unless both sides hold orders; last trade: before the first trade);
 - ``bid_depth``, ``ask_depth``: shares in the top ``DEPTH`` price levels.

@@ -61,10 +61,9 @@ class Configurable:
         object (the last one checked is remembered) and skipped for traced parameters; also refuses
         JAX's 64-bit mode. What ``reset`` and ``step`` call before compiling."""
         check_32_bit()
-        if params is None:
-            return self.default_params
-        traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(params))
-        if params is not self._checked_params and not traced:
+        if params is None or params is self._checked_params:
+            return self.default_params if params is None else params
+        if not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(params)):
             self.check_params(params)
             self._checked_params = params
         return params

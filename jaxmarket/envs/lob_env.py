@@ -86,7 +86,7 @@ def mid_ticks(book: Book, r_tick: jax.Array) -> tuple[jax.Array, jax.Array]:
     bid, ask = views.best_bid(book), views.best_ask(book)
     has_bid, has_ask = book.n[BID] > 0, book.n[ASK] > 0
     two = has_bid & has_ask
-    floor = jnp.where(two, bid + (ask - bid) // 2,
+    floor = jnp.where(two, views.floor_mid(bid, ask),
                       jnp.where(has_bid, bid, jnp.where(has_ask, ask, last_tick(book, r_tick))))
     half = jnp.where(two & ((ask - bid) % 2 == 1), 0.5, 0.0).astype(jnp.float32)
     return floor, half
@@ -122,11 +122,6 @@ def gym_imbalance(book: Book, depth: int | None) -> jax.Array:
 def gym_spread(book: Book) -> jax.Array:
     """Best ask − best bid (float32 cents), 0 unless both sides hold orders."""
     return views.spread(book).astype(jnp.float32)
-
-
-def last_trade(book: Book, r_bar: jax.Array) -> jax.Array:
-    """The last trade price (float32 cents, for display), ``r_bar`` before any trade."""
-    return jnp.where(book.last_trade_price > 0, book.last_trade_price.astype(jnp.float32), r_bar)
 
 
 def push_mid(mids: jax.Array, mid: jax.Array) -> jax.Array:
@@ -248,5 +243,5 @@ class MarketEnv(Environment):
 
 
 __all__ = ["HISTORY", "MAX_SHARES", "MarketConfig", "MarketEnv", "MarketEnvParams", "MarketParams", "gym_imbalance", "gym_mid",
-           "gym_spread", "last_tick", "last_trade", "mid_rel", "mid_ticks", "push_mid", "resting_qty", "returns",
+           "gym_spread", "last_tick", "mid_rel", "mid_ticks", "push_mid", "resting_qty", "returns",
            "sweep"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxmarket.lob import messages
+from jaxmarket.lob import messages, views
 from jaxmarket.lob.book import ORDER_ID, PRICE, Book
 from jaxmarket.lob.constants import ASK, BID, EMPTY_ID, MAX_PRICE
 from jaxmarket.lob.messages import Message
@@ -81,7 +81,7 @@ def value_order(book: Book, forecast: jax.Array, aggressive_u: jax.Array, adjust
     two_sided = has_bid & has_ask
     deviation = jnp.clip(jnp.round(forecast), -PRICE_DEVIATION_LIMIT, PRICE_DEVIATION_LIMIT)
     target = jnp.asarray(ref, jnp.int32) + deviation.astype(jnp.int32)
-    mid = bid + (ask - bid) // 2  # floor((bid + ask) / 2) without forming bid + ask
+    mid = views.floor_mid(bid, ask)
     span = jnp.floor(depth_spreads * (ask - bid).astype(jnp.float32)).astype(jnp.int32)
     adjust = jnp.minimum(jnp.floor(adjust_u * span).astype(jnp.int32), jnp.maximum(span - 1, 0))
     adjust = jnp.where(aggressive_u < aggressive, 0, adjust)
@@ -148,7 +148,7 @@ def maker_plan(book: Book, spread_ewma: jax.Array, last_mid: jax.Array, volume: 
     two_sided = has_bid & has_ask
     ref = jnp.asarray(ref, jnp.int32)
     spread_ewma = jnp.where(two_sided, alpha * (ask - bid) + (1.0 - alpha) * spread_ewma, spread_ewma)
-    floor_mid = bid + (ask - bid) // 2  # floor((bid + ask) / 2) without forming bid + ask
+    floor_mid = views.floor_mid(bid, ask)
     mid = jnp.where(two_sided, (floor_mid - ref).astype(jnp.float32), last_mid)
     quoting = jnp.isfinite(mid)
     volume = volume.astype(jnp.float32)

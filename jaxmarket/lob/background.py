@@ -342,6 +342,12 @@ def _i32(x: Any) -> jax.Array:
     return jnp.asarray(x, jnp.int32)
 
 
+def _mean_dev(params: MarketParams, ref: jax.Array) -> jax.Array:
+    """The fundamental's mean as a deviation from the reference tick, ``r_bar - ref`` (float32
+    cents, exact: ``ref`` is ``r_bar`` rounded)."""
+    return jnp.asarray(params.r_bar, jnp.float32) - ref.astype(jnp.float32)
+
+
 def init(key: jax.Array, config: MarketConfig, params: MarketParams) -> MarketState:
     """The market at the open: an empty book, the fundamental at ``r_bar``, agents fresh."""
     noise_key, phase_key = jax.random.split(key)
@@ -349,7 +355,7 @@ def init(key: jax.Array, config: MarketConfig, params: MarketParams) -> MarketSt
     f32, i32 = jnp.float32, jnp.int32
     open_ms = _i32(params.open_ms)
     ref = _i32(params.ref_tick)
-    mean_dev = jnp.asarray(params.r_bar, f32) - ref.astype(f32)  # r_bar - ref, exact in float32
+    mean_dev = _mean_dev(params, ref)
     book = empty(config.capacity, max_fills=config.fills_per_result, full_policy=config.full_policy)
     # Noise agents that wake before the open act at the open on the empty book: they send nothing.
     noise_wake = noise_wake_times(noise_key, config.n_noise, params.noise_start_ms, params.noise_end_ms)
@@ -515,7 +521,7 @@ def _event(config: MarketConfig, params: MarketParams):
         book = state.book
         kind = event.kind
         real = kind != PAD  # a pad event changes nothing, not even the clock
-        mean_dev = jnp.asarray(params.r_bar, jnp.float32) - state.ref.astype(jnp.float32)
+        mean_dev = _mean_dev(params, state.ref)
         moved = move_fundamental(state.fundamental_dev, event.time_ms - state.time_ms, params, mean_dev,
                                  u[shock_columns], z[move_columns])
         value = jnp.where(real, moved, state.fundamental_dev)
@@ -632,7 +638,7 @@ def advance_ms(key: jax.Array, state: MarketState, config: MarketConfig, params:
     events, state = schedule(schedule_key, state, config, params, end)
     state, _ = jax.lax.scan(_event(config, params), state, events)
     # Bring the fundamental from the last event to the end of the interval.
-    mean_dev = jnp.asarray(params.r_bar, jnp.float32) - state.ref.astype(jnp.float32)
+    mean_dev = _mean_dev(params, state.ref)
     value = move_fundamental(state.fundamental_dev, end - state.time_ms, params, mean_dev,
                              jax.random.uniform(shock_key, (2,)), jax.random.normal(move_key, (2,)))
     return state.replace(time_ms=end, fundamental_dev=value)

@@ -27,7 +27,8 @@ SECONDS_PER_HOUR = 3600.0
 
 
 def is_scalar_concrete(*values: Any) -> bool:
-    """True when every value is a concrete scalar (a Python or numpy number)."""
+    """True when every value is a concrete scalar (a Python or numpy number, or a 0-d JAX array
+    that holds a value): one whose time can be converted in Python."""
     return all(is_concrete(v) and np.ndim(v) == 0 for v in values)
 
 

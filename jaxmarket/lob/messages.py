@@ -133,7 +133,7 @@ def as_int32(msg: Message) -> Message:
 
 def _check_side(side: Any) -> None:
     check_int32("side", side)  # the int32 range first, so that 2**32 is named as out of range
-    if (is_concrete(side) or is_concrete_array(side)) and not np.all(np.isin(np.asarray(side), (BID, ASK))):
+    if is_concrete(side) and not np.all(np.isin(np.asarray(side), (BID, ASK))):
         raise ValueError(f"side = {side!r} is not valid: choose lob.BID ({BID}) or lob.ASK ({ASK})")
 
 

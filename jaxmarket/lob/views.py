@@ -76,6 +76,12 @@ def _two_sided(book: Book) -> jax.Array:
     return (book.n[BID] > 0) & (book.n[ASK] > 0)
 
 
+def floor_mid(bid: jax.Array, ask: jax.Array) -> jax.Array:
+    """``floor((bid + ask) / 2)`` of two int32 prices, without forming ``bid + ask`` (which can pass
+    int32 at prices near ``MAX_PRICE``)."""
+    return bid + (ask - bid) // 2
+
+
 def mid(book: Book) -> jax.Array:
     """(best bid + best ask) / 2 in ticks, float32; NaN unless both sides hold orders."""
     value = (best_bid(book).astype(jnp.float32) + best_ask(book).astype(jnp.float32)) / 2
