@@ -17,8 +17,8 @@ import dataclasses
 import jax
 
 from benchmarks.common import best_time, report
-from training import otc_train
-from training.mappo import make_trainer
+from training.tasks.otc import train as otc_train
+from training.learners.mappo import make_trainer
 
 MARKETS = {"4/16": (4, 16), "10/100": (10, 100)}
 

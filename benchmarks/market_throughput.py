@@ -14,7 +14,7 @@ import jax
 import jaxmarket as jm
 from benchmarks.common import best_time, report
 from benchmarks.env_throughput import rollout_fn
-from jaxmarket.lob import background
+from jaxmarket import background
 
 ENV_IDS = ("jaxmarket/Execution-v0", "jaxmarket/DailyInvestor-v0")
 MINUTES_PER_DAY = 390

@@ -15,9 +15,9 @@ import jax
 import jaxmarket as jm
 from benchmarks.common import best_time, report
 from jaxmarket.baselines import cartea_jaimungal_value, policy_value, tabulate_policy
-from training import loop
-from training import market_making as mm
-from training.ppo import make_trainer, trained_policy
+from training.learners import loop
+from training.tasks.market_making import comparison as mm
+from training.learners.ppo import make_trainer, trained_policy
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 Key-reuse checking (``jaxmarket.core.keys.check_key_reuse``, JAX's ``jax_debug_key_reuse``)
 raises ``KeyReuseError`` wherever one typed PRNG key (``jax.random.key``) feeds two random draws,
 eagerly or inside ``jit``. It cannot see raw ``jax.random.PRNGKey`` arrays, so the project creates
-typed keys only (``tests/test_key_reuse.py`` checks both).
+typed keys only (``tests/core/test_keys.py`` checks both).
 """
 
 import os

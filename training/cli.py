@@ -34,15 +34,15 @@ from jaxmarket import lob
 from jaxmarket.core.keys import seed_key
 from jaxmarket.core.validation import check_int
 from jaxmarket.data import load_lobster
-from training import checkpoint, loop
-from training import market_day as md
-from training import execution as ex
-from training import market_making as mm
-from training import otc_episode as otc
-from training import otc_evaluate, otc_train
-from training.experiments import EXPERIMENTS
-from training.mappo import trained_policy as trained_multi_agent_policy
-from training.ppo import make_trainer, trained_policy
+from training.learners import checkpoint, loop
+from training.tasks.day import simulate as md
+from training.tasks.execution import comparison as ex
+from training.tasks.market_making import comparison as mm
+from training.tasks.otc import episode as otc
+from training.tasks.otc import evaluate as otc_evaluate, train as otc_train
+from training.tasks.otc.experiments import EXPERIMENTS
+from training.learners.mappo import trained_policy as trained_multi_agent_policy
+from training.learners.ppo import make_trainer, trained_policy
 
 DEFAULT_EPISODES = 10_000
 
@@ -198,7 +198,7 @@ def _evaluate_otc(args: argparse.Namespace) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:
-    importlib.import_module(f"training.experiments.{args.name}").main(args.rest)
+    importlib.import_module(f"training.tasks.otc.experiments.{args.name}").main(args.rest)
 
 
 def cmd_envs(args: argparse.Namespace) -> None:

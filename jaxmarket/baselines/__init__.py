@@ -2,7 +2,7 @@
 
 from jaxmarket.baselines.avellaneda_stoikov import avellaneda_stoikov, avellaneda_stoikov_depths
 from jaxmarket.baselines.cartea_jaimungal import cartea_jaimungal, cartea_jaimungal_value
-from jaxmarket.baselines import dealer
+from jaxmarket.otc import dealer
 from jaxmarket.baselines.daily_investor import buy_and_hold, random_trader
 from jaxmarket.baselines.execution import always_market, always_passive, twap
 from jaxmarket.baselines.exact_value import policy_value, tabulate_policy

@@ -15,7 +15,7 @@ Any other value (another index, a non-integral or non-finite float) is treated a
 in ``state.n_invalid_actions`` (``spaces.discrete_index``).
 
 Observation (float32, shape (7,)): holdings (shares), imbalance over the top 3 levels, spread,
-mid − last trade, and the last three changes of the mid (cents; see ``lob_env``).
+mid − last trade, and the last three changes of the mid (cents; see ``market_env``).
 
 Reward: dense (default), the change of the marked-to-market value divided by ``order_size`` and
 by ``reward_steps`` (390, the minutes of a day); sparse (``sparse_reward=True``), 0 until the
@@ -29,7 +29,7 @@ the change is exact while its terms are integers below 2**24 cents ($167,772), a
 a relative error of at most ``(capacity + 3) * 2**-24``; ``pnl`` after ``n`` steps adds at most
 ``n * 2**-24 * max |pnl|``. This holds at every valid ``r_bar`` (up to ``background.R_BAR_MAX``),
 so ``order_size`` is bounded only by the int32 holdings (``order_size * max_steps_in_episode <
-2**31``), ``lob_env.MAX_SHARES`` and the book's largest order; the default 10 is valid with every
+2**31``), ``market_env.MAX_SHARES`` and the book's largest order; the default 10 is valid with every
 valid value of the other fields. The cash is ``starting_cash + pnl − holdings * mark``
 (``cash``, float64, outside ``jit``).
 
@@ -53,9 +53,11 @@ from flax import struct
 
 from jaxmarket.core import spaces
 from jaxmarket.core.validation import INT32_MAX, check_bool, check_int, check_range, check_within
-from jaxmarket.envs import lob_env
-from jaxmarket.lob import background, clock, messages
-from jaxmarket.lob.background import MarketState
+from jaxmarket.envs import market_env
+from jaxmarket.lob import messages
+from jaxmarket import background
+from jaxmarket.background import clock
+from jaxmarket.background import MarketState
 from jaxmarket.lob.constants import ASK, BID
 from jaxmarket.lob.matching import apply
 
@@ -65,7 +67,7 @@ IMBALANCE_DEPTH = 3
 
 
 @struct.dataclass
-class DailyInvestorParams(lob_env.MarketEnvParams):
+class DailyInvestorParams(market_env.MarketEnvParams):
     """ABIDES-Gym's defaults; money in cents, times in seconds (whole milliseconds). The warm-up
     ``first_interval_s`` defaults to the smaller of 300 s and half the session."""
 
@@ -86,11 +88,11 @@ class DailyInvestorParams(lob_env.MarketEnvParams):
         super().check()
         check_int("starting_cash", self.starting_cash, 1, INT32_MAX)
         if isinstance(self.step_s, (int, float)):  # holdings (int32) after a whole episode of buys
-            largest = min(lob_env.MAX_SHARES, INT32_MAX // max(self.max_steps_in_episode, 1))
+            largest = min(market_env.MAX_SHARES, INT32_MAX // max(self.max_steps_in_episode, 1))
             check_within("order_size", self.order_size, 1, largest, integer=True,
                          high_name=f"min(MAX_SHARES, INT32_MAX // max_steps_in_episode = {self.max_steps_in_episode})")
         else:
-            check_int("order_size", self.order_size, 1, lob_env.MAX_SHARES)
+            check_int("order_size", self.order_size, 1, market_env.MAX_SHARES)
         check_range("done_ratio", self.done_ratio, 0.0, 1.0)
         check_bool("sparse_reward", self.sparse_reward)
         check_range("reward_steps", self.reward_steps, 0.0, low_open=True)
@@ -118,7 +120,7 @@ def cash(state: DailyInvestorState, params: DailyInvestorParams) -> np.ndarray:
             - np.asarray(state.holdings, np.float64) * np.asarray(state.mark, np.float64))
 
 
-class DailyInvestor(lob_env.MarketEnv):
+class DailyInvestor(market_env.MarketEnv):
     """ABIDES-Gym's daily investor (see the module docstring)."""
 
     params_class = DailyInvestorParams
@@ -129,11 +131,11 @@ class DailyInvestor(lob_env.MarketEnv):
 
     def start_episode(self, market: MarketState, params: DailyInvestorParams) -> DailyInvestorState:
         zero = jnp.zeros((), jnp.int32)
-        mark = lob_env.last_tick(market.book, market.ref)
-        mid = lob_env.mid_rel(market.book, mark, market.ref)
+        mark = market_env.last_tick(market.book, market.ref)
+        mid = market_env.mid_rel(market.book, mark, market.ref)
         return DailyInvestorState(market=market, opening=market, holdings=zero, mark=mark,
                                   pnl=jnp.zeros((), jnp.float32), fill_edge=jnp.zeros((), jnp.float32), ref=mark,
-                                  mids=jnp.full(lob_env.HISTORY, mid, jnp.float32), time=zero, n_trades=zero,
+                                  mids=jnp.full(market_env.HISTORY, mid, jnp.float32), time=zero, n_trades=zero,
                                   n_invalid_actions=zero)
 
     def step_env(self, key: jax.Array, state: DailyInvestorState, action: Any, params: DailyInvestorParams):
@@ -142,7 +144,7 @@ class DailyInvestor(lob_env.MarketEnv):
         trades = action != HOLD
         side = jnp.where(action == BUY, BID, ASK)
         market = state.market
-        filled, edge = lob_env.sweep(market.book, side, params.order_size, state.mark)
+        filled, edge = market_env.sweep(market.book, side, params.order_size, state.mark)
         order = messages.market(side, params.order_size, market.next_id, self.config.agent_owner)
         book, _ = apply(market.book, order)
         book = jax.tree.map(lambda new, old: jnp.where(trades, new, old), book, market.book)
@@ -153,7 +155,7 @@ class DailyInvestor(lob_env.MarketEnv):
         market = market.replace(book=book, next_id=market.next_id + trades.astype(jnp.int32))
         market = self.trade(key, market, params)
 
-        mark = lob_env.last_tick(market.book, market.ref)
+        mark = market_env.last_tick(market.book, market.ref)
         change = holdings.astype(jnp.float32) * (mark - state.mark).astype(jnp.float32) - sign * edge
         pnl = state.pnl + change
         scale = params.order_size * params.reward_steps
@@ -164,7 +166,7 @@ class DailyInvestor(lob_env.MarketEnv):
         reward = jnp.where(params.sparse_reward, sparse, dense).astype(jnp.float32)
         new_state = state.replace(
             market=market, holdings=holdings, mark=mark, pnl=pnl, fill_edge=edge,
-            mids=lob_env.push_mid(state.mids, lob_env.mid_rel(market.book, state.ref, market.ref)), time=state.time + 1,
+            mids=market_env.push_mid(state.mids, market_env.mid_rel(market.book, state.ref, market.ref)), time=state.time + 1,
             n_trades=state.n_trades + trades.astype(jnp.int32),
             n_invalid_actions=state.n_invalid_actions + (~valid).astype(jnp.int32),
         )
@@ -176,14 +178,14 @@ class DailyInvestor(lob_env.MarketEnv):
 
     def get_obs(self, state: DailyInvestorState, params: DailyInvestorParams, key: Any = None) -> jax.Array:
         book = state.market.book
-        last = (lob_env.last_tick(book, state.market.ref) - state.ref).astype(jnp.float32)
+        last = (market_env.last_tick(book, state.market.ref) - state.ref).astype(jnp.float32)
         features = [
             state.holdings.astype(jnp.float32),
-            lob_env.gym_imbalance(book, IMBALANCE_DEPTH),
-            lob_env.gym_spread(book),
+            market_env.gym_imbalance(book, IMBALANCE_DEPTH),
+            market_env.gym_spread(book),
             state.mids[-1] - last,
         ]
-        return jnp.concatenate([jnp.stack(features), lob_env.returns(state.mids)]).astype(jnp.float32)
+        return jnp.concatenate([jnp.stack(features), market_env.returns(state.mids)]).astype(jnp.float32)
 
     def action_space(self, params: DailyInvestorParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(NUM_ACTIONS)

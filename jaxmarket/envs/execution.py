@@ -20,7 +20,7 @@ Any other value (another index, a non-integral or non-finite float) is treated a
 Observation (float32, shape (11,)): fraction of the parent done, fraction of the window elapsed,
 their difference, imbalance (whole book), imbalance (top 5 levels), price impact (``log(mid /
 entry)`` for a buy, ``log(entry / mid)`` for a sell), spread, mid − last trade, and the last three
-changes of the mid (cents; see ``lob_env``).
+changes of the mid (cents; see ``market_env``).
 
 Reward per step: the fills of the step, ``sum (entry - price) * qty / parent_size`` for a buy
 (``(price - entry)`` for a sell), in cents per parent share. When the episode ends,
@@ -29,12 +29,12 @@ times the shares done beyond the parent, is subtracted, divided by ``parent_size
 
 **Money.** The entry price is kept exactly, as an int32 tick ``entry_tick`` (the mid's floor) and
 ``entry_half`` (0 or 0.5). Every fill's ``entry - price`` is formed from int32 tick differences
-and only then multiplied by shares in float32 (``lob_env.sweep``), so ``cost`` (float32 cents, the
+and only then multiplied by shares in float32 (``market_env.sweep``), so ``cost`` (float32 cents, the
 running sum of the steps' fills) never holds a price-level number. A step's amount is exact while
 its terms are integers (or half-integers) below 2**24 (2**23) cents, and otherwise has a relative
 error of at most ``(capacity + 3) * 2**-24``; ``cost`` after ``n`` steps adds at most ``n * 2**-24
 * max |cost|``. This holds at every valid ``r_bar`` (up to ``background.R_BAR_MAX``); share counts
-are bounded by ``lob_env.MAX_SHARES`` (so ``done_qty``, at most the parent plus two orders, stays
+are bounded by ``market_env.MAX_SHARES`` (so ``done_qty``, at most the parent plus two orders, stays
 in int32) and the book's largest order.
 
 Deviations from ABIDES-Gym, each a fix:
@@ -64,9 +64,10 @@ from flax import struct
 
 from jaxmarket.core import spaces
 from jaxmarket.core.validation import check_choice, check_int, check_range
-from jaxmarket.envs import lob_env
-from jaxmarket.lob import clock, messages, views
-from jaxmarket.lob.background import MarketState
+from jaxmarket.envs import market_env
+from jaxmarket.lob import messages, views
+from jaxmarket.background import clock
+from jaxmarket.background import MarketState
 from jaxmarket.lob.constants import ASK, BID, EMPTY_ID
 from jaxmarket.lob.matching import apply
 
@@ -77,7 +78,7 @@ DEFAULT_WINDOW_S = 600.0  # ABIDES-Gym: a 10-minute execution window
 
 
 @struct.dataclass
-class ExecutionParams(lob_env.MarketEnvParams):
+class ExecutionParams(market_env.MarketEnvParams):
     """Defaults: ABIDES-Gym's, with the fixes in the module docstring; money in cents, times in
     seconds (whole milliseconds)."""
 
@@ -109,8 +110,8 @@ class ExecutionParams(lob_env.MarketEnvParams):
             rest = (self.session_ms - self.first_ms) / clock.MS_PER_S
             clock.check_time("window_s", self.window_s, 0.0, rest, low_open=True,
                        high_name="close_s - open_s - first_interval_s")
-        check_int("parent_size", self.parent_size, 1, lob_env.MAX_SHARES)
-        check_int("order_size", self.order_size, 1, lob_env.MAX_SHARES)
+        check_int("parent_size", self.parent_size, 1, market_env.MAX_SHARES)
+        check_int("order_size", self.order_size, 1, market_env.MAX_SHARES)
         check_choice("direction", self.direction, (BID, ASK))
         check_range("underfill_penalty", self.underfill_penalty, 0.0)
         check_range("overfill_penalty", self.overfill_penalty, 0.0)
@@ -140,7 +141,7 @@ class ExecutionState:
         return self.entry_tick.astype(jnp.float32) + self.entry_half
 
 
-class Execution(lob_env.MarketEnv):
+class Execution(market_env.MarketEnv):
     """ABIDES-Gym's execution environment (see the module docstring)."""
 
     params_class = ExecutionParams
@@ -150,12 +151,12 @@ class Execution(lob_env.MarketEnv):
         return "Execution-v0"
 
     def start_episode(self, market: MarketState, params: ExecutionParams) -> ExecutionState:
-        entry_tick, entry_half = lob_env.mid_ticks(market.book, market.ref)
+        entry_tick, entry_half = market_env.mid_ticks(market.book, market.ref)
         zero = jnp.zeros((), jnp.int32)
         return ExecutionState(market=market, opening=market, entry_tick=entry_tick, entry_half=entry_half,
                               done_qty=zero, cost=jnp.zeros((), jnp.float32), order_id=jnp.asarray(EMPTY_ID, jnp.int32),
                               order_price=zero, order_qty=zero, evicted=market.agent_evicted,
-                              mids=jnp.full(lob_env.HISTORY, entry_half, jnp.float32), time=zero,
+                              mids=jnp.full(market_env.HISTORY, entry_half, jnp.float32), time=zero,
                               n_market_orders=zero, n_limit_orders=zero, n_invalid_actions=zero)
 
     def step_env(self, key: jax.Array, state: ExecutionState, action: Any, params: ExecutionParams):
@@ -172,7 +173,7 @@ class Execution(lob_env.MarketEnv):
         # Cancel the resting order (actions 0 and 1). Its quantity still resting now is what is
         # left after the previous step's fills.
         acts = action != WAIT
-        resting = lob_env.resting_qty(book, state.order_id)
+        resting = market_env.resting_qty(book, state.order_id)
         cancelled, _ = apply(book, messages.cancel(state.order_id))
         book = select(acts & (resting > 0), cancelled, book)
         order_id = jnp.where(acts, EMPTY_ID, state.order_id)
@@ -181,7 +182,7 @@ class Execution(lob_env.MarketEnv):
         # Action 0: a market order, every fill known exactly from the book before it;
         # sum (entry - price) * fill = half * filled - sum (price - entry_tick) * fill.
         is_market = action == MARKET_ORDER
-        filled, edge = lob_env.sweep(book, side, params.order_size, entry)
+        filled, edge = market_env.sweep(book, side, params.order_size, entry)
         after_market, _ = apply(book, messages.market(side, params.order_size, market.next_id, owner))
         book = select(is_market, after_market, book)
         filled = jnp.where(is_market, filled, 0)
@@ -197,18 +198,18 @@ class Execution(lob_env.MarketEnv):
         book = select(is_limit, after_limit, book)
         # A limit order at the last trade price can cross when its side is empty: its fills are at
         # the resting orders' prices.
-        crossed, crossed_edge = lob_env.sweep(book_before_limit, side, params.order_size, entry, price)
+        crossed, crossed_edge = market_env.sweep(book_before_limit, side, params.order_size, entry, price)
         limit_filled = jnp.where(is_limit, placed.filled, 0)
         limit_cost = jnp.where(is_limit, sign * (half * crossed.astype(jnp.float32) - crossed_edge), 0.0)
         order_id = jnp.where(is_limit & (placed.remaining > 0), market.next_id, order_id)
-        order_qty = jnp.where(is_limit, lob_env.resting_qty(book, market.next_id), order_qty)
+        order_qty = jnp.where(is_limit, market_env.resting_qty(book, market.next_id), order_qty)
         order_price = jnp.where(is_limit, price, state.order_price)
 
         market = market.replace(book=book, next_id=market.next_id + acts.astype(jnp.int32))
         market = self.trade(key, market, params)
 
         # Passive fills: what left the resting order other than by eviction.
-        still = lob_env.resting_qty(market.book, order_id)
+        still = market_env.resting_qty(market.book, order_id)
         evicted = market.agent_evicted - state.evicted
         passive = jnp.where(order_id != EMPTY_ID, jnp.maximum(order_qty - still - evicted, 0), 0)
         passive_cost = sign * ((entry - order_price).astype(jnp.float32) + half) * passive.astype(jnp.float32)
@@ -228,7 +229,7 @@ class Execution(lob_env.MarketEnv):
             market=market, done_qty=done_qty, cost=state.cost + step_cost,
             order_id=jnp.where(still > 0, order_id, EMPTY_ID), order_price=order_price, order_qty=still,
             evicted=market.agent_evicted,
-            mids=lob_env.push_mid(state.mids, lob_env.mid_rel(market.book, entry, market.ref)), time=time,
+            mids=market_env.push_mid(state.mids, market_env.mid_rel(market.book, entry, market.ref)), time=time,
             n_market_orders=state.n_market_orders + is_market.astype(jnp.int32),
             n_limit_orders=state.n_limit_orders + is_limit.astype(jnp.int32),
             n_invalid_actions=state.n_invalid_actions + (~valid).astype(jnp.int32),
@@ -246,18 +247,18 @@ class Execution(lob_env.MarketEnv):
         elapsed = state.time.astype(jnp.float32) * params.step_ms / params.window_ms  # float32: no int32 overflow
         # log(mid / entry) = log1p((mid - entry) / entry), the difference exact in ticks
         impact = jnp.log1p((mid - state.entry_half) / state.entry_price)
-        last = (lob_env.last_tick(book, state.entry_tick) - state.entry_tick).astype(jnp.float32)
+        last = (market_env.last_tick(book, state.entry_tick) - state.entry_tick).astype(jnp.float32)
         features = [
             done,
             elapsed,
             done - elapsed,
-            lob_env.gym_imbalance(book, None),
-            lob_env.gym_imbalance(book, IMBALANCE_DEPTH),
+            market_env.gym_imbalance(book, None),
+            market_env.gym_imbalance(book, IMBALANCE_DEPTH),
             jnp.where(params.direction == BID, impact, -impact),
-            lob_env.gym_spread(book),
+            market_env.gym_spread(book),
             mid - last,
         ]
-        obs = jnp.concatenate([jnp.stack(features).astype(jnp.float32), lob_env.returns(state.mids)])
+        obs = jnp.concatenate([jnp.stack(features).astype(jnp.float32), market_env.returns(state.mids)])
         return jnp.nan_to_num(obs.astype(jnp.float32))
 
     def action_space(self, params: ExecutionParams | None = None) -> spaces.Discrete:

@@ -2,7 +2,7 @@
 
 The OTC market of ``jaxmarket.otc`` with ``n_lps`` dealers, of which dealer 0 is the agent and
 the others quote by curve pricing and hedge as risk-averse hedgers
-(``jaxmarket.baselines.dealer``), and ``n_flow`` flow clients; there are no RL clients. One env
+(``jaxmarket.otc.dealer``), and ``n_flow`` flow clients; there are no RL clients. One env
 step is one round. Every LP, the agent included, draws its type from ``lp_supertype`` each
 episode; the agent observes its own type.
 
@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmarket.baselines import dealer
+from jaxmarket.otc import dealer
 from jaxmarket.core import spaces
 from jaxmarket.core.environment import Environment
 from jaxmarket.core.validation import check_range

@@ -78,3 +78,18 @@ __all__ = [
     "counter", "counts", "empty", "halt", "imbalance", "l2", "l3", "largest_max_qty", "last_trade_price", "limit",
     "market", "mid", "modify", "replace", "resume", "spread", "stack", "traded_volume",
 ]
+
+_MOVED = {name: f"jaxmarket.background.{name}" for name in ("agents", "clock", "fundamental", "order_size")}
+_MOVED["background"] = "jaxmarket.background"
+
+
+def __getattr__(name: str):
+    """The background market's modules, once here, now in ``jaxmarket.background`` (deprecated
+    aliases, kept for one release)."""
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"jaxmarket.lob.{name} moved to {_MOVED[name]}", DeprecationWarning, stacklevel=2)
+        return importlib.import_module(_MOVED[name])
+    raise AttributeError(f"module 'jaxmarket.lob' has no attribute {name!r}")

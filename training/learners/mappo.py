@@ -1,0 +1,360 @@
+"""Shared-policy multi-agent PPO: one actor-critic per agent family, all families learning at once.
+
+    trainer = make_trainer(MAPPOConfig(...), env, env_params, fixed={"lt": some_policy})
+    result = jax.jit(trainer.train)(key)        # the whole run in one jit; vmappable over keys
+    runner, rows = loop.run(trainer, key, ...)  # jitted chunks, progress, log.csv, checkpoints
+
+For a ``MultiAgentEnv`` (``jaxmarket.core.multi_agent``). Each family's agents share one network;
+the agent axis is a batch axis (an agent's type is part of its observation, so one policy covers
+the family's range of types). A family is either learned (``config.learn``) or played by a fixed
+policy given to ``make_trainer`` (a heuristic stand-in); families with no agents are skipped.
+
+The learner's time step is one *round*: the env's ``turn_order`` phases in sequence, each family
+acting in its own phase on the observation it has then (in a Stackelberg round the followers see
+the leaders' new quotes). A family's reward for its action is the sum of its rewards over the
+round's env steps, so the env must pay a round's rewards within the round (``OTC-v0`` pays them on
+its last phase) and end episodes at round boundaries.
+
+Per family: observations are normalised by running statistics and rewards scaled by the running
+standard deviation of the discounted return; GAE runs per agent; minibatches are whole env
+trajectories (all agents of an env together); each family has its own optimiser and loss. At the
+end of a rollout, a family that acts after phase 0 is bootstrapped with the value of its phase-0
+observation of the next round (which shows the previous round's quotes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from flax.training.train_state import TrainState
+
+from jaxmarket.core.multi_agent import MultiAgentEnv, episode_done
+from jaxmarket.core.validation import check_choice, check_env_params, check_int
+from jaxmarket.core.wrappers import VecEnv
+from training.learners.networks import ActorCritic
+from training.learners.normalize import RunningStats
+from training.learners.ppo import (
+    LOSS_METRICS, Hyperparameters, chunk_and_train, chunk_summary, gae, observe, optimizer, policy_actions, ppo_epochs,
+    ppo_loss, space_action_map, space_network,
+)
+
+FixedPolicy = Callable[[jax.Array, jax.Array, Any], jax.Array]
+"""``act(key, obs (n_agents, d), params) -> actions (n_agents, ...)`` for one env: a family played
+by a fixed (non-learning) policy."""
+
+
+
+@dataclasses.dataclass(frozen=True)
+class MAPPOConfig(Hyperparameters):
+    """Multi-agent PPO hyperparameters, shared by the learned families (the common ones are
+    ``training.learners.ppo.Hyperparameters``). A batch is ``num_envs * num_rounds`` env rounds per update,
+    each one decision of every agent."""
+
+    learn: tuple[str, ...] = ("lp", "lt")  # families trained; the others need a fixed policy
+    num_envs: int = 256
+    num_minibatches: int = 4
+    num_rounds: int = 32  # rollout length per env per update, in rounds
+    total_rounds: int = 2_000_000  # env rounds over the whole run (all envs)
+
+    @property
+    def batch_size(self) -> int:
+        """Env rounds per update."""
+        return self.num_envs * self.num_rounds
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_rounds // self.batch_size
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming any invalid field, before anything is compiled."""
+        check_int("num_rounds", self.num_rounds, 1)
+        check_int("total_rounds", self.total_rounds, self.batch_size, math.inf)  # Python-only count
+        if not isinstance(self.learn, tuple) or len(set(self.learn)) != len(self.learn):
+            raise ValueError(f"learn = {self.learn!r} must be a tuple of distinct family names")
+        self.check_shared()
+
+
+@struct.dataclass
+class FamilyState:
+    """One learned family's network, optimiser and normalisers."""
+
+    train_state: TrainState
+    obs_stats: RunningStats
+    return_stats: RunningStats  # of the discounted return, for reward scaling
+    discounted_return: jax.Array  # (num_envs, n_agents)
+    episode_return: jax.Array  # (num_envs, n_agents), unscaled
+
+
+@struct.dataclass
+class RunnerState:
+    """Everything that evolves during training."""
+
+    families: dict[str, FamilyState]  # learned families only
+    env_state: Any
+    obs: dict[str, jax.Array]  # family -> (num_envs, n_agents, d), at the start of a round
+    key: jax.Array
+    update: jax.Array  # int32, updates done
+
+
+class Transition(NamedTuple):
+    """One family's round, arrays (num_envs, n_agents, ...)."""
+
+    obs: jax.Array  # normalised, as the policy saw it
+    raw_obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    reward: jax.Array  # scaled
+    done: jax.Array  # (num_envs, n_agents), the round ended the episode
+    episode_return: jax.Array  # unscaled return of the episode that ended (where done)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trainer:
+    """The jittable pieces of one multi-agent run: ``init``, ``update``, ``chunk`` and ``train``."""
+
+    config: MAPPOConfig
+    env: MultiAgentEnv
+    env_params: Any
+    learned: tuple[str, ...]  # learned families with agents, in ``env.families`` order
+    fixed: dict[str, FixedPolicy]
+    networks: dict[str, ActorCritic]
+    to_env: dict[str, Callable[[jax.Array], jax.Array]]
+    init: Callable[[jax.Array], RunnerState]
+    rollout: Callable[[RunnerState], tuple[RunnerState, dict[str, Transition]]]
+    update: Callable[[RunnerState], tuple[RunnerState, dict]]
+    chunk: Callable[[RunnerState], tuple[RunnerState, dict]]
+    train: Callable[[jax.Array], dict]
+
+    step_unit = "agent_steps"
+
+    @property
+    def steps_per_update(self) -> int:
+        """Agent-steps per update: env rounds times the learned agents acting in each."""
+        return self.config.batch_size * self.agents_per_round
+
+    def save(self, path: Any, runner: RunnerState, metadata: dict[str, Any], update: int) -> None:
+        """Checkpoint every learned family's network and observation statistics, with the config
+        and ``metadata`` (what rebuilds the env and the fixed policies)."""
+        from training.learners import checkpoint
+
+        state = {f: {"params": fam.train_state.params, "obs_stats": checkpoint.stats_tree(fam.obs_stats)}
+                 for f, fam in runner.families.items()}
+        checkpoint.write(path, state, {"config": dataclasses.asdict(self.config), **metadata, "update": update})
+
+    def restore(self, path: Any) -> tuple[dict[str, Any], dict[str, RunningStats]]:
+        """(network parameters, observation statistics) per learned family from a checkpoint."""
+        from training.learners import checkpoint
+
+        template = {
+            f: {"params": self.networks[f].init(jax.random.key(0), jnp.zeros(self.obs_shape(f))),
+                "obs_stats": checkpoint.stats_template(self.obs_shape(f))}
+            for f in self.learned
+        }
+        state = checkpoint.read(path, template)
+        return ({f: state[f]["params"] for f in self.learned},
+                {f: RunningStats(**state[f]["obs_stats"]) for f in self.learned})
+
+    def obs_shape(self, family: str) -> tuple[int, ...]:
+        return self.env.observation_space(family, self.env_params).shape
+
+    @property
+    def agents_per_round(self) -> int:
+        """Decisions per env round by learned agents (the unit of agent-steps)."""
+        return sum(self.env.num_agents[f] for f in self.learned)
+
+    def summary(self, metrics: dict[str, Any]) -> dict[str, float]:
+        """Means over a chunk's updates that ran: each family's loss terms and its per-agent episode
+        return (over updates in which episodes ended)."""
+        losses = tuple(f"{f}_{name}" for f in self.learned for name in LOSS_METRICS)
+        return chunk_summary(metrics, losses, tuple(f"{f}_episode_return" for f in self.learned))
+
+    @property
+    def log_fields(self) -> tuple[str, ...]:
+        return tuple(f"{f}_{name}" for f in self.learned for name in ("episode_return", *LOSS_METRICS))
+
+
+def zero_action(space: Any, n_agents: int, num_envs: int) -> jax.Array:
+    """A placeholder action batch (num_envs, n_agents, ...) for a family outside its phase."""
+    sample = space.sample(jax.random.key(0))
+    return jnp.zeros((num_envs, n_agents) + sample.shape, sample.dtype)
+
+
+def make_trainer(
+    config: MAPPOConfig, env: MultiAgentEnv, env_params: Any, fixed: dict[str, FixedPolicy] | None = None
+) -> Trainer:
+    """Check the configuration, the env parameters and the family assignment, then build the
+    jittable training functions."""
+    config.check()
+    if not isinstance(env, MultiAgentEnv):
+        raise ValueError(f"env = {env!r} is not a MultiAgentEnv: use training.learners.ppo for single-agent envs")
+    check_env_params(env, env_params)
+    fixed = dict(fixed or {})
+    for family in (*config.learn, *fixed):
+        check_choice("family", family, env.families)
+    both = sorted(set(config.learn) & set(fixed))
+    if both:
+        raise ValueError(f"family {both[0]!r} is both learned (learn) and fixed: give it one role")
+    present = [f for f in env.families if env.num_agents[f] > 0]
+    missing = [f for f in present if f not in config.learn and f not in fixed]
+    if missing:
+        raise ValueError(f"family {missing[0]!r} has agents but is neither learned (learn) nor given a fixed policy")
+    learned = tuple(f for f in present if f in config.learn)
+    if not learned:
+        raise ValueError(f"learn = {config.learn!r}: no learned family has agents (num_agents = {env.num_agents})")
+
+    venv = VecEnv(env, config.num_envs)
+    n_envs = config.num_envs
+    n_agents = env.num_agents
+    action_spaces = {f: env.action_space(f, env_params) for f in env.families}
+    obs_dims = {f: env.observation_space(f, env_params).shape for f in env.families}
+    networks = {f: space_network(action_spaces[f], config.hidden_sizes, config.activation, config.init_log_std)
+                for f in learned}
+    to_env = {f: space_action_map(action_spaces[f], config.squash_actions) for f in learned}
+    placeholders = {f: zero_action(action_spaces[f], n_agents[f], n_envs) for f in env.families}
+    num_updates = config.num_updates
+    tx = optimizer(config, num_updates)
+
+    def init(key: jax.Array) -> RunnerState:
+        net_key, reset_key, key = jax.random.split(key, 3)
+        net_keys = dict(zip(learned, jax.random.split(net_key, len(learned))))
+        families = {}
+        for f in learned:
+            params = networks[f].init(net_keys[f], jnp.zeros(obs_dims[f], jnp.float32))
+            zeros = jnp.zeros((n_envs, n_agents[f]), jnp.float32)
+            families[f] = FamilyState(
+                TrainState.create(apply_fn=networks[f].apply, params=params, tx=tx),
+                RunningStats.create(obs_dims[f]), RunningStats.create(), zeros, zeros,
+            )
+        obs, env_state = venv.reset(reset_key, env_params)
+        return RunnerState(families, env_state, obs, key, jnp.array(0, jnp.int32))
+
+    def round_step(runner: RunnerState, _: Any) -> tuple[RunnerState, dict[str, Transition]]:
+        """One round: every phase in turn, each family acting on its observation at its phase."""
+        key, *phase_keys = jax.random.split(runner.key, 1 + 2 * len(env.turn_order))
+        obs, env_state = runner.obs, runner.env_state
+        taken: dict[str, tuple] = {}
+        rewards = {f: jnp.zeros((n_envs, n_agents[f]), jnp.float32) for f in env.families}
+        done = jnp.zeros((n_envs,), bool)
+        for phase, acting in enumerate(env.turn_order):
+            act_key, step_key = phase_keys[2 * phase], phase_keys[2 * phase + 1]
+            actions = dict(placeholders)
+            for f, f_key in zip(acting, jax.random.split(act_key, len(acting))):
+                if n_agents[f] == 0:
+                    continue
+                if f in learned:
+                    norm = observe(config, runner.families[f].obs_stats, obs[f])
+                    dist, value = networks[f].apply(runner.families[f].train_state.params, norm)
+                    u = dist.sample(seed=f_key)
+                    taken[f] = (norm, obs[f], u, dist.log_prob(u), value)
+                    actions[f] = to_env[f](u)
+                else:
+                    keys = jax.random.split(f_key, n_envs)
+                    actions[f] = jax.vmap(fixed[f], (0, 0, None))(keys, obs[f], env_params)
+            obs, env_state, reward, terminated, _, _ = venv.step(step_key, env_state, actions, env_params)
+            rewards = {f: rewards[f] + reward[f].astype(jnp.float32) for f in env.families}
+            done = done | episode_done(terminated)  # (num_envs,): ended in this round
+        families, transitions = {}, {}
+        for f in learned:
+            fam = runner.families[f]
+            reward = rewards[f]
+            done_f = jnp.broadcast_to(done[:, None], reward.shape)
+            discounted = fam.discounted_return * config.gamma + reward
+            episode_return = fam.episode_return + reward
+            scaled = fam.return_stats.scale(reward, config.reward_clip) if config.normalize_reward else reward
+            norm, raw, u, log_prob, value = taken[f]
+            transitions[f] = Transition(norm, raw, u, log_prob, value, scaled, done_f, episode_return)
+            families[f] = fam.replace(
+                discounted_return=jnp.where(done_f, 0.0, discounted),
+                episode_return=jnp.where(done_f, 0.0, episode_return),
+                return_stats=fam.return_stats.update(discounted) if config.normalize_reward else fam.return_stats,
+            )
+        return runner.replace(families=families, env_state=env_state, obs=obs, key=key), transitions
+
+    def update_family(f: str, fam: FamilyState, traj: Transition, last_obs: jax.Array, key: jax.Array):
+        _, last_value = networks[f].apply(fam.train_state.params, observe(config, fam.obs_stats, last_obs))
+        adv, targets = gae(traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda)
+        if config.normalize_obs:
+            fam = fam.replace(obs_stats=fam.obs_stats.update(traj.raw_obs))
+        # (rounds, envs, agents, ...) -> (envs, rounds * agents, ...): minibatches of whole envs
+        def by_env(x):
+            x = jnp.swapaxes(x, 0, 1)
+            return x.reshape((n_envs, -1) + x.shape[3:])
+
+        batch = jax.tree.map(by_env, (traj.obs, traj.action, traj.log_prob, traj.value, adv, targets))
+
+        def loss_fn(params, mb):
+            return ppo_loss(networks[f], params, *mb, config.clip_eps, config.vf_coef, config.ent_coef)
+
+        train_state, info = ppo_epochs(fam.train_state, batch, loss_fn, key, config)
+        metrics = {f"{f}_{name}": value.mean() for name, value in info.items()}
+        ended = traj.done.sum()
+        metrics[f"{f}_episode_return"] = jnp.where(traj.done, traj.episode_return, 0.0).sum() / jnp.maximum(ended, 1)
+        return fam.replace(train_state=train_state), metrics
+
+    def rollout(runner: RunnerState) -> tuple[RunnerState, dict[str, Transition]]:
+        """``num_rounds`` rounds of every env: per learned family, transitions (rounds, envs, agents, ...)."""
+        return jax.lax.scan(round_step, runner, None, config.num_rounds)
+
+    def update(runner: RunnerState) -> tuple[RunnerState, dict]:
+        runner, traj = rollout(runner)
+        key, *family_keys = jax.random.split(runner.key, 1 + len(learned))
+        families, metrics = {}, {}
+        for f, f_key in zip(learned, family_keys):
+            families[f], family_metrics = update_family(f, runner.families[f], traj[f], runner.obs[f], f_key)
+            metrics.update(family_metrics)
+        metrics["episodes"] = traj[learned[0]].done[:, :, 0].sum()
+        metrics["ran"] = jnp.array(1, jnp.int32)
+        return runner.replace(families=families, key=key, update=runner.update + 1), metrics
+
+    chunk, train = chunk_and_train(init, update, num_updates, config.updates_per_chunk)
+    return Trainer(config, env, env_params, learned, fixed, networks, to_env, init, rollout, update, chunk, train)
+
+
+def family_actions(trainer: Trainer, family: str, net_params: Any, obs_stats: RunningStats, obs: jax.Array,
+                   key: jax.Array | None = None, deterministic: bool = True) -> jax.Array:
+    """A learned family's env actions (..., action) for raw observations (..., d): the mode of its
+    policy (squashed for Box actions) if ``deterministic``, else a sample drawn with ``key``."""
+    return policy_actions(trainer.networks[family], trainer.to_env[family], trainer.config, net_params, obs_stats, obs,
+                          key, deterministic)
+
+
+def make_policy(
+    trainer: Trainer, net_params: dict[str, Any], obs_stats: dict[str, RunningStats], deterministic: bool = True
+) -> Callable:
+    """A policy ``act(key, obs, state, params) -> {family: actions}`` for ``jaxmarket.evaluate``:
+    each learned family's network (its Gaussian mean, squashed, or its most likely action if
+    ``deterministic``; else a sample), the fixed policies for the others."""
+    env = trainer.env
+
+    def act(key: jax.Array, obs: dict, state: Any, params: Any) -> dict:
+        del state
+        keys = dict(zip(env.families, jax.random.split(key, len(env.families))))
+        actions = {}
+        for f in env.families:
+            if f in trainer.learned:
+                actions[f] = family_actions(trainer, f, net_params[f], obs_stats[f], obs[f], keys[f], deterministic)
+            elif f in trainer.fixed:
+                actions[f] = trainer.fixed[f](keys[f], obs[f], params)
+            else:  # a family without agents
+                actions[f] = zero_action(env.action_space(f, params), env.num_agents[f], 1)[0]
+        return actions
+
+    return act
+
+
+def family_params(runner: RunnerState) -> tuple[dict[str, Any], dict[str, RunningStats]]:
+    """(network parameters, observation statistics) per learned family of a run."""
+    return ({f: fam.train_state.params for f, fam in runner.families.items()},
+            {f: fam.obs_stats for f, fam in runner.families.items()})
+
+
+def trained_policy(trainer: Trainer, runner: RunnerState, deterministic: bool = True) -> Callable:
+    """The policy of a finished run."""
+    return make_policy(trainer, *family_params(runner), deterministic)
