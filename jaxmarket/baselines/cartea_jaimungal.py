@@ -28,6 +28,7 @@ from jaxmarket.envs.market_making import MarketMakingParams
 
 
 def _model(phi: float, alpha: float, overrides: dict[str, Any]) -> MarketMakingParams:
+    """The checked model: the env's defaults with ``overrides`` and the criterion ``(phi, alpha)``."""
     check_range("phi", phi, 0.0)
     check_range("alpha", alpha, 0.0)
     params = MarketMakingParams(**{**overrides, "phi": phi, "alpha": alpha})
@@ -36,7 +37,15 @@ def _model(phi: float, alpha: float, overrides: dict[str, Any]) -> MarketMakingP
 
 
 def generator(params: MarketMakingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The inventory grid ``q`` (2Q+1,), the matrix ``M`` and the terminal vector ``z`` (float64)."""
+    """The linear system of the closed form (Cartea–Jaimungal 2015, ch. 10.2; module docstring).
+
+    Args:
+        params: the model.
+
+    Returns:
+        ``(q, M, z)``, float64: the inventory grid ``-Q..Q`` (2Q + 1,), the tridiagonal matrix
+        ``M`` (2Q + 1, 2Q + 1) and the terminal vector ``z_q = exp(-alpha k q^2)`` (2Q + 1,).
+    """
     q = np.arange(-int(params.max_inventory), int(params.max_inventory) + 1, dtype=np.float64)
     k, rate = float(params.decay), float(params.intensity) * np.exp(-1.0)
     matrix = np.diag(-float(params.phi) * k * q**2)
@@ -45,7 +54,15 @@ def generator(params: MarketMakingParams) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def value_table(params: MarketMakingParams) -> np.ndarray:
-    """``h(t_n, q)`` at the env's step times ``t_n = n dt``, shape (steps + 1, 2Q + 1), float64."""
+    """The closed-form value ``h(t_n, q) = ln(w(t_n))_q / k`` at the env's step times ``t_n = n dt``,
+    by repeated products with ``expm(M dt)``.
+
+    Args:
+        params: the model.
+
+    Returns:
+        ``(steps + 1, 2Q + 1)`` float64, price units; row ``n`` is ``t_n``, column ``j`` is ``q = j - Q``.
+    """
     q, matrix, z = generator(params)
     steps = int(params.max_steps_in_episode)
     one_step = scipy.linalg.expm(matrix * float(params.horizon) / steps)
@@ -57,7 +74,16 @@ def value_table(params: MarketMakingParams) -> np.ndarray:
 
 
 def optimal_depths(h: np.ndarray, params: MarketMakingParams) -> np.ndarray:
-    """Depths ``(..., 2Q + 1, 2)`` (bid, ask) from values ``h (..., 2Q + 1)``."""
+    """The optimal depths ``delta_b = 1/k - (h(q + 1) - h(q))``, ``delta_a = 1/k - (h(q - 1) - h(q))``.
+
+    Args:
+        h: values ``(..., 2Q + 1)`` over the inventory grid, price units.
+        params: the model (``decay`` = k and ``max_depth`` are read).
+
+    Returns:
+        ``(..., 2Q + 1, 2)`` float64 depths (bid, ask) in price units, clipped to
+        ``[0, max_depth]``; no bid at ``q = Q`` and no ask at ``q = -Q`` (depth ``max_depth``).
+    """
     inv_k, cap = 1.0 / float(params.decay), float(params.max_depth)
     bid = np.full(h.shape, cap)
     ask = np.full(h.shape, cap)
@@ -67,9 +93,23 @@ def optimal_depths(h: np.ndarray, params: MarketMakingParams) -> np.ndarray:
 
 
 def cartea_jaimungal_value(t: Any, inventory: Any, phi: float, alpha: float, **model: Any) -> Any:
-    """The closed-form value ``h(t, q)`` (price units) for the env's default model with ``model``
-    overrides (any ``MarketMakingParams`` field). ``t`` in time units in ``[0, horizon]``;
-    ``inventory`` integer in ``[-max_inventory, max_inventory]``; broadcast together."""
+    """The closed-form value ``h(t, q) = ln(expm(M (T - t)) z)_q / k`` (Cartea–Jaimungal 2015, ch.
+    10.2; module docstring).
+
+    Args:
+        t: time in time units, in ``[0, horizon]``; any shape.
+        inventory: integer inventory in ``[-max_inventory, max_inventory]``, broadcast with ``t``.
+        phi: running inventory penalty, >= 0, per unit^2 per time unit.
+        alpha: terminal inventory penalty, >= 0, per unit^2.
+        **model: overrides of the env's default model (any ``MarketMakingParams`` field).
+
+    Returns:
+        ``h`` in price units: a float for scalar inputs, else a float64 array of the broadcast shape.
+
+    Raises:
+        ValueError: ``phi`` or ``alpha`` negative, an invalid model field, or ``t`` or
+            ``inventory`` out of range.
+    """
     params = _model(phi, alpha, model)
     check_range("t", t, 0.0, float(params.horizon))
     check_range("inventory", inventory, -int(params.max_inventory), int(params.max_inventory))
@@ -83,8 +123,22 @@ def cartea_jaimungal_value(t: Any, inventory: Any, phi: float, alpha: float, **m
 
 
 def cartea_jaimungal(phi: float, alpha: float, **model: Any) -> Policy:
-    """The optimal policy for criterion ``(phi, alpha)`` on the env's default model with ``model``
-    overrides; use it with parameters of the same model. Reads time and inventory from the state."""
+    """The optimal policy for the criterion ``(phi, alpha)`` (Cartea–Jaimungal 2015, ch. 10.2):
+    the depths of ``optimal_depths`` over ``value_table``, tabulated once. Use it with env
+    parameters of the same model; it reads time and inventory from the state.
+
+    Args:
+        phi: running inventory penalty, >= 0, per unit^2 per time unit.
+        alpha: terminal inventory penalty, >= 0, per unit^2.
+        **model: overrides of the env's default model (any ``MarketMakingParams`` field).
+
+    Returns:
+        ``act(key, obs, state, params) -> (2,)`` float32 depths ``(delta_b, delta_a)`` for
+        ``jaxmarket.evaluate`` on ``MarketMaking-AS-v0``.
+
+    Raises:
+        ValueError: ``phi`` or ``alpha`` negative, or an invalid model field.
+    """
     params = _model(phi, alpha, model)
     table = jnp.asarray(optimal_depths(value_table(params)[:-1], params), jnp.float32)
     max_inventory = int(params.max_inventory)

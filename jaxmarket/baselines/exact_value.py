@@ -22,8 +22,20 @@ from jaxmarket.envs.market_making import MarketMaking, MarketMakingParams, sanit
 
 
 def tabulate_policy(env: MarketMaking, params: MarketMakingParams, policy: Policy, seed: int = 0) -> np.ndarray:
-    """The depths ``(steps, 2Q + 1, 2)`` (bid, ask) that ``policy`` posts at each step and
-    inventory, mid at ``s0``; a stochastic policy is sampled once per cell with ``seed``."""
+    """The depths that ``policy`` posts at each step and inventory, with the mid at ``s0``.
+
+    Args:
+        env: the ``MarketMaking`` env.
+        params: its parameters.
+        policy: ``act(key, obs, state, params) -> (2,)`` depths; a stochastic policy is sampled
+            once per cell.
+        seed: the seed of the reset and of the policy's keys.
+
+    Returns:
+        ``(steps, 2Q + 1, 2)`` float64 depths (bid, ask) in price units, as the env applies them
+        (``sanitize_action``: clipped to ``[0, max_depth]``, NaN as ``max_depth``); row ``n`` is
+        step ``n``, column ``j`` is inventory ``j - Q``.
+    """
     steps, cap = int(params.max_steps_in_episode), int(params.max_inventory)
     reset_key, policy_key = jax.random.split(seed_key(seed))
     _, base = env.reset_env(reset_key, params)
@@ -40,7 +52,20 @@ def tabulate_policy(env: MarketMaking, params: MarketMakingParams, policy: Polic
 
 
 def policy_value(depths: np.ndarray, params: MarketMakingParams) -> np.ndarray:
-    """``V_n(q)`` (steps + 1, 2Q + 1), float64, for depths ``(steps, 2Q + 1, 2)``."""
+    """The exact expected return ``V_n(q)`` of a Markov quoting policy, by the backward induction of
+    the module docstring.
+
+    Args:
+        depths: ``(steps, 2Q + 1, 2)`` depths (bid, ask) in price units, e.g. from ``tabulate_policy``.
+        params: the env parameters.
+
+    Returns:
+        ``(steps + 1, 2Q + 1)`` float64, price units: ``V_n(q)`` at row ``n``, column ``q + Q``;
+        ``V_N = 0``.
+
+    Raises:
+        ValueError: ``depths`` is not of shape ``(steps, 2Q + 1, 2)``.
+    """
     steps, cap = int(params.max_steps_in_episode), int(params.max_inventory)
     if depths.shape != (steps, 2 * cap + 1, 2):
         raise ValueError(f"depths.shape = {depths.shape}: expected {(steps, 2 * cap + 1, 2)}")

@@ -1,7 +1,7 @@
 """Environment API: base classes (single- and multi-agent), supertypes, spaces, registry, evaluation, configuration checks."""
 
 from jaxmarket.core import spaces, supertypes
-from jaxmarket.core.wrappers import VecEnv
+from jaxmarket.core.vec_env import VecEnv
 from jaxmarket.core.environment import Environment
 from jaxmarket.core.multi_agent import MultiAgentEnv
 from jaxmarket.core.evaluate import Policy, evaluate, random_policy, rollout_episode

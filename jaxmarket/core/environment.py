@@ -16,6 +16,8 @@ from typing import Any, Generic
 import jax
 from gymnax.environments import environment as gymnax_env
 
+from jaxmarket.core.agents import SingleAgent, adapter
+from jaxmarket.core.auto_reset import step_with_auto_reset
 from jaxmarket.core.validation import check_32_bit, check_int32, check_overrides
 
 EnvState = gymnax_env.EnvState
@@ -81,8 +83,21 @@ class Environment(Configurable, gymnax_env.Environment, Generic[gymnax_env.TEnvS
     spaces and, optionally, ``episode_metrics`` and ``auto_reset``.
     """
 
+    agent_adapter = SingleAgent
+
     def reset(self, key: jax.Array, params: Any = None) -> tuple[Any, Any]:
-        """A fresh episode: ``(obs, state)``. Raises ``ValueError`` for invalid ``params``."""
+        """A fresh episode.
+
+        Args:
+          key: a typed PRNG key.
+          params: the env's parameters; ``default_params`` if None.
+
+        Returns:
+          ``(obs, state)``: the first observation (``observation_space(params)``) and the state.
+
+        Raises:
+          ValueError: invalid ``params`` (checked once per parameter object, before compiling).
+        """
         return self._reset(key, self.checked_params(params))
 
     @functools.partial(jax.jit, static_argnames=("self",))
@@ -90,27 +105,30 @@ class Environment(Configurable, gymnax_env.Environment, Generic[gymnax_env.TEnvS
         return self.reset_env(key, params)
 
     def step(self, key: jax.Array, state: Any, action: Any, params: Any = None) -> tuple:
-        """One step with auto-reset: ``(obs, state, reward, terminated, truncated, info)``.
+        """One step with auto-reset (``jaxmarket.core.auto_reset``).
 
-        ``info`` adds ``terminated``, ``truncated`` and ``final_observation`` (the observation
-        before the reset). Raises ``ValueError`` for invalid ``params`` and for a concrete integer
-        action outside int32.
+        Args:
+          key: a typed PRNG key.
+          state: the state returned by the last ``reset`` or ``step``.
+          action: an element of ``action_space(params)``.
+          params: the env's parameters; ``default_params`` if None.
+
+        Returns:
+          ``(obs, state, reward, terminated, truncated, info)``: reward float32 ``()``,
+          ``terminated`` and ``truncated`` bool ``()``. Where the episode ended, ``obs`` and
+          ``state`` are those of the next episode (``auto_reset``); ``info`` adds ``terminated``,
+          ``truncated`` and ``final_observation`` (the observation before the reset).
+
+        Raises:
+          ValueError: invalid ``params``, or a concrete integer action outside int32.
         """
         check_int32("action", action)
         return self._step(key, state, action, self.checked_params(params))
 
     @functools.partial(jax.jit, static_argnames=("self",))
     def _step(self, key: jax.Array, state: Any, action: Any, params: Any) -> tuple:
-        step_key, reset_key = jax.random.split(key)
-        obs_st, state_st, reward, terminated, info = self.step_env(step_key, state, action, params)
-        truncated = self.is_truncated(state_st, params)
-        done = terminated | truncated
-        obs_re, state_re = self.auto_reset(reset_key, state, params)
-        pick = lambda fresh, old: jax.lax.select(done, fresh, old)  # noqa: E731
-        state = jax.tree.map(pick, state_re, state_st)
-        obs = jax.tree.map(pick, obs_re, obs_st)
-        info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": obs_st}
-        return obs, state, reward, terminated, truncated, info
+        return step_with_auto_reset(key, state, action, params, step=self.step_env, done=adapter(self).done,
+                                    fresh=self.auto_reset)
 
     def auto_reset(self, key: jax.Array, state: Any, params: Any) -> tuple[Any, Any]:
         """The ``(obs, state)`` that ``step`` continues from when an episode ends (``state`` is the

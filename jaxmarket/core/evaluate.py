@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmarket.core.keys import seed_key
-from jaxmarket.core.multi_agent import MultiAgentEnv, episode_done
+from jaxmarket.core.agents import adapter
 from jaxmarket.core.validation import check_env_params, check_int
 
 Policy = Callable[[jax.Array, Any, Any, Any], Any]
@@ -18,35 +18,28 @@ Policy = Callable[[jax.Array, Any, Any, Any], Any]
 
 
 def random_policy(env: Any) -> Policy:
-    """A policy that samples uniformly from ``env.action_space(params)``; for a multi-agent env,
-    a dict of per-agent samples from each family's space."""
+    """A policy that samples uniformly from the env's action space.
+
+    Args:
+      env: a gymnax-style env (``env.action_space(params)``) or a ``MultiAgentEnv``.
+
+    Returns:
+      ``act(key, obs, state, params)``: one sample of ``env.action_space(params)``; for a
+      multi-agent env, per family a ``(n_agents, ...)`` array of samples.
+    """
+    agents = adapter(env)
 
     def act(key: jax.Array, obs: Any, state: Any, params: Any) -> Any:
         del obs, state
-        if isinstance(env, MultiAgentEnv):
-            keys = jax.random.split(key, len(env.families))
-            return {
-                family: jax.vmap(env.action_space(family, params).sample)(jax.random.split(k, env.num_agents[family]))
-                for family, k in zip(env.families, keys)
-            }
-        return env.action_space(params).sample(key)
+        return agents.sample_action(key, params)
 
     return act
 
 
-def _step(env: Any, key: jax.Array, state: Any, action: Any, params: Any) -> tuple[Any, Any, Any, jax.Array]:
-    """One step without auto-reset: (obs, state, reward, done). Multi-agent rewards are dicts."""
-    obs, state, reward, terminated, _ = env.step_env(key, state, action, params)
-    if isinstance(env, MultiAgentEnv):
-        return obs, state, reward, episode_done(terminated)
-    return obs, state, reward, terminated | env.is_truncated(state, params)
-
-
 def episode_steps(env: Any, params: Any) -> int:
-    """The number of env steps in one episode (``params.max_steps_in_episode`` for gymnax envs)."""
-    if isinstance(env, MultiAgentEnv):
-        return env.episode_length(params)
-    return int(params.max_steps_in_episode)
+    """The number of env steps in one episode (``params.max_steps_in_episode`` for gymnax envs,
+    ``env.episode_length(params)`` for multi-agent ones)."""
+    return adapter(env).episode_steps(params)
 
 
 def rollout_episode(env: Any, params: Any, policy: Policy, key: jax.Array, num_steps: int) -> dict:
@@ -56,6 +49,7 @@ def rollout_episode(env: Any, params: Any, policy: Policy, key: jax.Array, num_s
     state is the episode's final one. Returns ``return`` (for a multi-agent env, a dict of
     per-agent returns keyed by family), ``length`` and ``env.episode_metrics``.
     """
+    agents = adapter(env)
     reset_key, key = jax.random.split(key)
     obs, state = env.reset_env(reset_key, params)
 
@@ -63,7 +57,8 @@ def rollout_episode(env: Any, params: Any, policy: Policy, key: jax.Array, num_s
         obs, state, done, ret, length = carry
         act_key, env_key = jax.random.split(step_key)
         action = policy(act_key, obs, state, params)
-        next_obs, next_state, reward, finished = _step(env, env_key, state, action, params)
+        next_obs, next_state, reward, terminated, _ = env.step_env(env_key, state, action, params)
+        finished, _ = agents.done(next_state, terminated, params)
         alive = jnp.logical_not(done)
         ret = jax.tree.map(lambda total, r: total + jnp.where(alive, r, 0.0), ret, reward)
         length = length + alive.astype(jnp.int32)
@@ -73,11 +68,7 @@ def rollout_episode(env: Any, params: Any, policy: Policy, key: jax.Array, num_s
         done = done | finished
         return (obs, state, done, ret, length), None
 
-    if isinstance(env, MultiAgentEnv):
-        zero = {f: jnp.zeros((n,), jnp.float32) for f, n in env.num_agents.items()}
-    else:
-        zero = jnp.array(0.0, jnp.float32)
-    init = (obs, state, jnp.array(False), zero, jnp.array(0, jnp.int32))
+    init = (obs, state, jnp.array(False), agents.zero_return(), jnp.array(0, jnp.int32))
     (_, state, _, ret, length), _ = jax.lax.scan(step, init, jax.random.split(key, num_steps))
     return {"return": ret, "length": length, **env.episode_metrics(state, params)}
 
@@ -90,18 +81,23 @@ def evaluate(
     seed: int = 0,
     num_steps: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Run ``policy`` for ``num_episodes`` independent episodes; returns per-episode arrays.
+    """Run ``policy`` for ``num_episodes`` independent episodes in one jitted, vmapped rollout.
 
     Args:
-      env, params: the environment and its parameters (checked before compiling).
+      env: a gymnax-style env or a ``MultiAgentEnv``.
+      params: its parameters (checked before compiling).
       policy: ``act(key, obs, state, params) -> action``.
-      num_episodes: number of episodes, all run in one vmapped rollout.
-      seed: the PRNG seed; the same seed gives the same result.
+      num_episodes: the number of episodes, in ``[1, INT32_MAX]``.
+      seed: the PRNG seed in ``[0, MAX_SEED]``; the same seed gives the same result.
       num_steps: the rollout length; defaults to one episode (``episode_steps``).
 
     Returns:
-      ``{"return": (num_episodes,), "length": (num_episodes,), **env metrics}`` as numpy arrays;
-      for a multi-agent env ``"return"`` is a dict of (num_episodes, n_agents) arrays per family.
+      ``{"return": (num_episodes,) float32, "length": (num_episodes,) int32, **env.episode_metrics}``
+      as numpy arrays; for a multi-agent env ``"return"`` is a dict of ``(num_episodes, n_agents)``
+      arrays per family.
+
+    Raises:
+      ValueError: invalid ``params``, ``num_episodes``, ``num_steps`` or ``seed``.
     """
     check_env_params(env, params)
     check_int("num_episodes", num_episodes, 1)

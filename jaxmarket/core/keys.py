@@ -23,9 +23,17 @@ MAX_SEED = 2**32 - 1  # seeds in [0, MAX_SEED] give distinct keys
 
 
 def seed_key(seed: Any, field: str = "seed") -> jax.Array:
-    """A typed PRNG key (``jax.random.key``) for an integer ``seed`` in ``[0, MAX_SEED]``.
+    """A typed PRNG key for a user's seed.
 
-    Raises ``ValueError`` naming ``field`` for a seed that is not such an integer.
+    Args:
+      seed: an integer in ``[0, MAX_SEED]`` (Python or numpy).
+      field: the name the error message gives the seed (e.g. ``"--seed"``).
+
+    Returns:
+      A typed key, ``jax.random.key(seed)``: shape ``()``, a key dtype.
+
+    Raises:
+      ValueError: ``seed`` is not an integer in ``[0, MAX_SEED]``.
     """
     check_int(field, seed, 0, MAX_SEED)
     return jax.random.key(int(seed))

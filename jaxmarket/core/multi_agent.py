@@ -25,6 +25,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxmarket.core.agents import MultiAgent, adapter, episode_done
+from jaxmarket.core.auto_reset import step_with_auto_reset
 from jaxmarket.core.environment import Configurable
 from jaxmarket.core.validation import check_choice, check_int32
 
@@ -42,12 +44,6 @@ def check_turn_order(turn_order: TurnOrder, families: tuple[str, ...]) -> None:
         raise ValueError(f"turn_order = {turn_order!r}: each of {families} must act in exactly one phase")
 
 
-def episode_done(terminated: dict[str, jax.Array]) -> jax.Array:
-    """Whether any agent of any family is done: reduces each (..., n_agents) array over its last
-    axis, so it gives a scalar for one env and (num_envs,) for a batch."""
-    return jnp.any(jnp.stack([d.any(axis=-1) for d in terminated.values()]), axis=0)
-
-
 class MultiAgentEnv(Configurable):
     """Base class for jaxmarket multi-agent environments.
 
@@ -60,9 +56,21 @@ class MultiAgentEnv(Configurable):
     families: tuple[str, ...] = ()
     turn_order: TurnOrder = ()
     num_agents: dict[str, int] = {}
+    agent_adapter = MultiAgent
 
     def reset(self, key: jax.Array, params: Any = None) -> tuple[dict[str, jax.Array], Any]:
-        """A fresh episode: ``(obs, state)``. Raises ``ValueError`` for invalid ``params``."""
+        """A fresh episode.
+
+        Args:
+          key: a typed PRNG key.
+          params: the env's parameters; ``default_params`` if None.
+
+        Returns:
+          ``(obs, state)``: ``obs`` per family an array ``(n_agents, *observation_space(family).shape)``.
+
+        Raises:
+          ValueError: invalid ``params`` (checked once per parameter object, before compiling).
+        """
         return self._reset(key, self.checked_params(params))
 
     @functools.partial(jax.jit, static_argnames=("self",))
@@ -72,23 +80,31 @@ class MultiAgentEnv(Configurable):
     def step(
         self, key: jax.Array, state: Any, actions: dict[str, Any], params: Any = None
     ) -> tuple[dict, Any, dict, dict, dict, dict]:
-        """One phase; auto-resets when the episode ends. Returns the gymnax six-tuple of dicts.
-        Raises ``ValueError`` for invalid ``params`` and for a concrete integer action outside int32."""
+        """One phase, with auto-reset (``jaxmarket.core.auto_reset``): a fresh episode when any agent
+        is done.
+
+        Args:
+          key: a typed PRNG key.
+          state: the state returned by the last ``reset`` or ``step``.
+          actions: per family, ``(n_agents, *action_space(family).shape)``; the actions of agents
+            that do not act in this phase (``acting(state)``) are ignored.
+          params: the env's parameters; ``default_params`` if None.
+
+        Returns:
+          ``(obs, state, rewards, terminated, truncated, info)``: ``obs``, ``rewards`` (float32),
+          ``terminated`` and ``truncated`` (bool, never set) are dicts of ``(n_agents, ...)`` arrays
+          per family; ``info`` adds ``terminated``, ``truncated`` and ``final_observation``.
+
+        Raises:
+          ValueError: invalid ``params``, or a concrete integer action outside int32.
+        """
         check_int32("actions", actions)
         return self._step(key, state, actions, self.checked_params(params))
 
     @functools.partial(jax.jit, static_argnames=("self",))
     def _step(self, key: jax.Array, state: Any, actions: dict[str, Any], params: Any) -> tuple:
-        step_key, reset_key = jax.random.split(key)
-        obs, state_next, rewards, terminated, info = self.step_env(step_key, state, actions, params)
-        truncated = {f: jnp.zeros_like(d) for f, d in terminated.items()}
-        done = episode_done(terminated)
-        obs_reset, state_reset = self.reset_env(reset_key, params)
-        pick = lambda fresh, old: jax.lax.select(done, fresh, old)  # noqa: E731
-        state_out = jax.tree.map(pick, state_reset, state_next)
-        obs_out = jax.tree.map(pick, obs_reset, obs)
-        info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": obs}
-        return obs_out, state_out, rewards, terminated, truncated, info
+        return step_with_auto_reset(key, state, actions, params, step=self.step_env, done=adapter(self).done,
+                                    fresh=lambda k, _, p: self.reset_env(k, p))
 
     def acting(self, state: Any) -> dict[str, jax.Array]:
         """Per family, a bool mask (n_agents,): which agents act in the current phase."""
@@ -112,3 +128,6 @@ class MultiAgentEnv(Configurable):
 
     def action_space(self, family: str, params: Any = None) -> Any:
         raise NotImplementedError
+
+
+__all__ = ["MultiAgentEnv", "TurnOrder", "check_turn_order", "episode_done"]

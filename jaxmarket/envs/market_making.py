@@ -44,7 +44,7 @@ from jaxmarket.core import spaces
 from jaxmarket.core.environment import Environment
 from jaxmarket.core.validation import check_int, check_range
 
-BID, ASK = 0, 1
+BID, ASK = 0, 1  # the indices of the two sides in an action and in the fill draws
 MAX_S0 = 1e9  # largest opening price: keeps q * S0 and the float32 mid far from overflow
 
 
@@ -66,6 +66,7 @@ class MarketMakingParams:
 
     @property
     def dt(self) -> Any:
+        """The step length ``horizon / max_steps_in_episode``, in time units."""
         return self.horizon / self.max_steps_in_episode
 
     def check(self) -> None:
@@ -84,6 +85,8 @@ class MarketMakingParams:
 
 @struct.dataclass
 class MarketMakingState:
+    """The state of one episode; money in price units relative to the opening price ``S0``."""
+
     mid_change: jax.Array  # float32, price units: S - S0
     relative_cash: jax.Array  # float32, price units: X + q S0, the cash valued at the opening price; starts at 0
     inventory: jax.Array  # int32, units, in [-max_inventory, max_inventory]
@@ -166,7 +169,37 @@ def wealth(state: MarketMakingState) -> jax.Array:
 
 
 class MarketMaking(Environment):
-    """The Avellaneda–Stoikov market maker (see the module docstring for the full model)."""
+    """The Avellaneda–Stoikov (2008) market maker (the module docstring gives the full model).
+
+    - observation: ``jax.Array`` float32, shape ``(2,)``: ``[(T - t) / T, q / max_inventory]``,
+      the fraction of the horizon left in ``[0, 1]`` and the normalised inventory in ``[-1, 1]``.
+    - action: ``jax.Array`` float32, shape ``(2,)``: the depths ``(delta_b, delta_a)`` in price
+      units, Box ``[0, max_depth]``. Out-of-range values are clipped, ``NaN`` means "no quote on
+      this side" (depth ``max_depth``), and each step with an invalid action is counted in
+      ``state.n_invalid_actions``.
+    - reward: ``jax.Array`` float32, shape ``()``, price units: the change of mark-to-market wealth
+      ``cash + q S`` minus ``phi q'^2 dt`` and, on the last step, ``alpha q'^2`` (``q'`` the
+      inventory after the step's fills). With ``phi = alpha = 0`` the return is the episode PnL,
+      otherwise the Cartea–Jaimungal criterion ``X_T + q_T (S_T - alpha q_T) - phi int q^2 dt``.
+    - episode end: after ``max_steps_in_episode`` steps, ``terminated`` (the model's horizon T)
+      and ``truncated`` (the step limit) are both true.
+    - state: ``MarketMakingState``:
+        - mid_change: float32, shape ``()``, price units: ``S - S0``.
+        - relative_cash: float32, shape ``()``, price units: ``X + q S0``.
+        - inventory: int32, shape ``()``, units, in ``[-max_inventory, max_inventory]``.
+        - time: int32, shape ``()``, steps taken.
+        - pnl: float32, shape ``()``, price units: the summed wealth increments.
+        - penalty: float32, shape ``()``, price units: the summed inventory penalties.
+        - n_bid_fills, n_ask_fills: int32, shape ``()``: fills per side.
+        - quoted_spread: float32, shape ``()``, price units: the summed ``delta_b + delta_a``.
+        - n_invalid_actions: int32, shape ``()``: steps with a non-finite or out-of-range action.
+    - parameters: ``MarketMakingParams`` (defaults: the Avellaneda–Stoikov 2008 paper's).
+
+    Example:
+        env, params = jaxmarket.make("jaxmarket/MarketMaking-AS-v0")
+        obs, state = env.reset(key, params)
+        obs, state, reward, terminated, truncated, info = env.step(key, state, action, params)
+    """
 
     params_class = MarketMakingParams
 
@@ -174,7 +207,16 @@ class MarketMaking(Environment):
     def name(self) -> str:
         return "MarketMaking-AS-v0"
 
-    def reset_env(self, key: jax.Array, params: MarketMakingParams):
+    def reset_env(self, key: jax.Array, params: MarketMakingParams) -> tuple[jax.Array, MarketMakingState]:
+        """A fresh episode at ``t = 0``, flat, with the mid at ``S0``.
+
+        Args:
+            key: unused (the start is deterministic).
+            params: the model.
+
+        Returns:
+            ``(obs (2,) float32, state)``.
+        """
         del key
         zero_f = jnp.array(0.0, jnp.float32)
         zero_i = jnp.array(0, jnp.int32)
@@ -192,7 +234,20 @@ class MarketMaking(Environment):
         )
         return self.get_obs(state, params), state
 
-    def step_env(self, key: jax.Array, state: MarketMakingState, action: Any, params: MarketMakingParams):
+    def step_env(self, key: jax.Array, state: MarketMakingState, action: Any,
+                 params: MarketMakingParams) -> tuple[jax.Array, MarketMakingState, jax.Array, jax.Array, dict]:
+        """One step: post the depths, draw the fills and the price move.
+
+        Args:
+            key: the step's randomness (``step_noise``).
+            state: the current state.
+            action: ``(2,)`` depths ``(delta_b, delta_a)``, price units (see the class docstring).
+            params: the model.
+
+        Returns:
+            ``(obs (2,) float32, state, reward () float32, terminated () bool, info)``; ``info``
+            holds ``pnl`` (float32) and ``inventory`` (int32) after the step.
+        """
         depths, invalid = sanitize_action(action, params)
         new_state, reward = transition(state, depths, step_noise(key), params)
         new_state = new_state.replace(n_invalid_actions=state.n_invalid_actions + invalid.astype(jnp.int32))
@@ -201,6 +256,7 @@ class MarketMaking(Environment):
         return self.get_obs(new_state, params), new_state, reward, terminated, info
 
     def get_obs(self, state: MarketMakingState, params: MarketMakingParams, key: Any = None) -> jax.Array:
+        """``[(T - t) / T, q / max_inventory]``, float32, shape ``(2,)``; ``key`` is unused."""
         steps = params.max_steps_in_episode
         return jnp.stack(
             [
@@ -210,15 +266,20 @@ class MarketMaking(Environment):
         ).astype(jnp.float32)
 
     def action_space(self, params: MarketMakingParams | None = None) -> spaces.Box:
+        """The depths: Box ``[0, max_depth]``, shape ``(2,)``, float32 (default params if None)."""
         params = self.default_params if params is None else params
         return spaces.Box(0.0, params.max_depth, (2,), jnp.float32)
 
     def observation_space(self, params: MarketMakingParams | None = None) -> spaces.Box:
+        """Box ``[0, 1] x [-1, 1]``, shape ``(2,)``, float32."""
         low = jnp.array([0.0, -1.0], jnp.float32)
         high = jnp.array([1.0, 1.0], jnp.float32)
         return spaces.Box(low, high, (2,), jnp.float32)
 
     def episode_metrics(self, state: MarketMakingState, params: MarketMakingParams) -> dict[str, jax.Array]:
+        """The end-of-episode metrics of ``jaxmarket.evaluate``: ``pnl``, ``wealth``, ``penalty``
+        (price units), ``final_inventory``, ``n_bid_fills``, ``n_ask_fills``, ``mean_spread`` (price
+        units per step) and ``n_invalid_actions``, each a scalar."""
         steps = jnp.maximum(state.time, 1)
         return {
             "pnl": state.pnl,

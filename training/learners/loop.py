@@ -25,12 +25,25 @@ def run(
     checkpoint_every: int = 0,
     progress: bool = True,
 ) -> tuple[Any, list[dict[str, float]]]:
-    """Train ``trainer`` from ``key``; returns the final runner state and the log rows.
+    """Train ``trainer`` from ``key`` in jitted chunks of ``config.updates_per_chunk`` updates.
 
     With ``out_dir``: writes ``log.csv`` (a row per chunk: ``update``, the step count named by
     ``trainer.step_unit``, ``wall_s``, ``steps_per_s`` and ``trainer.log_fields``), ``final/`` (a
     checkpoint of the last policy, with ``metadata``: the env id and overrides) and, if
     ``checkpoint_every > 0``, ``chunk_<n>/`` every that many chunks. Wall time excludes compiling.
+
+    Args:
+        trainer: a PPO or MAPPO ``Trainer`` (``init``, ``chunk``, ``config``, ``step_unit``,
+            ``steps_per_update``, ``log_fields``, ``summary``, ``save``).
+        key: the run's typed PRNG key.
+        metadata: JSON-serialisable data stored with each checkpoint (what rebuilds the env).
+        out_dir: the run directory (created), or None to write nothing.
+        checkpoint_every: chunks between intermediate checkpoints, >= 0 (0: only ``final/``).
+        progress: show a tqdm progress bar (in steps).
+
+    Returns:
+        ``(runner, rows)``: the final runner state and a log row per chunk (``{column: float}``,
+        the columns of ``log.csv``; times in seconds).
     """
     config = trainer.config
     out = Path(out_dir) if out_dir is not None else None

@@ -25,29 +25,31 @@ observation of the next round (which shows the previous round's quotes).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+import optax
 from flax import struct
 from flax.training.train_state import TrainState
 
 from jaxmarket.core.multi_agent import MultiAgentEnv, episode_done
-from jaxmarket.core.validation import check_choice, check_env_params, check_int
-from jaxmarket.core.wrappers import VecEnv
-from training.learners.networks import ActorCritic
+from jaxmarket.core.validation import check_choice, check_env_params
+from jaxmarket.core.vec_env import VecEnv
+from training.learners import storage
+from training.learners.losses import LOSS_METRICS, ppo_loss
+from training.learners.networks import ActorCritic, space_action_map, space_network
 from training.learners.normalize import RunningStats
 from training.learners.ppo import (
-    LOSS_METRICS, Hyperparameters, chunk_and_train, chunk_summary, gae, observe, optimizer, policy_actions, ppo_epochs,
-    ppo_loss, space_action_map, space_network,
+    Hyperparameters, Transition, advantages, chunk_and_train, chunk_summary, mean_episode_return, observe, optimizer,
+    policy_actions, ppo_epochs, track_returns,
 )
 
 FixedPolicy = Callable[[jax.Array, jax.Array, Any], jax.Array]
 """``act(key, obs (n_agents, d), params) -> actions (n_agents, ...)`` for one env: a family played
 by a fixed (non-learning) policy."""
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,37 +58,37 @@ class MAPPOConfig(Hyperparameters):
     ``training.learners.ppo.Hyperparameters``). A batch is ``num_envs * num_rounds`` env rounds per update,
     each one decision of every agent."""
 
-    learn: tuple[str, ...] = ("lp", "lt")  # families trained; the others need a fixed policy
+    ROLLOUT_FIELD: ClassVar[str] = "num_rounds"
+    TOTAL_FIELD: ClassVar[str] = "total_rounds"
+
+    learn: tuple[str, ...] = ("lp", "lt")
+    """Families trained, distinct names of the env's families; the others need a fixed policy."""
     num_envs: int = 256
+    """Parallel envs per rollout, >= 1 and a multiple of num_minibatches."""
     num_minibatches: int = 4
-    num_rounds: int = 32  # rollout length per env per update, in rounds
-    total_rounds: int = 2_000_000  # env rounds over the whole run (all envs)
+    """Minibatches per epoch, each of whole env trajectories; >= 1 and divides num_envs."""
+    num_rounds: int = 32
+    """Rollout length per env per update, in env rounds; >= 1."""
+    total_rounds: int = 2_000_000
+    """Env rounds over the whole run (all envs); >= num_envs * num_rounds."""
 
-    @property
-    def batch_size(self) -> int:
-        """Env rounds per update."""
-        return self.num_envs * self.num_rounds
+    def check_learner(self) -> None:
+        """Check ``learn``.
 
-    @property
-    def num_updates(self) -> int:
-        return self.total_rounds // self.batch_size
-
-    def check(self) -> None:
-        """Raise ``ValueError`` naming any invalid field, before anything is compiled."""
-        check_int("num_rounds", self.num_rounds, 1)
-        check_int("total_rounds", self.total_rounds, self.batch_size, math.inf)  # Python-only count
+        Raises:
+            ValueError: ``learn`` is not a tuple of distinct names.
+        """
         if not isinstance(self.learn, tuple) or len(set(self.learn)) != len(self.learn):
             raise ValueError(f"learn = {self.learn!r} must be a tuple of distinct family names")
-        self.check_shared()
 
 
 @struct.dataclass
 class FamilyState:
     """One learned family's network, optimiser and normalisers."""
 
-    train_state: TrainState
-    obs_stats: RunningStats
-    return_stats: RunningStats  # of the discounted return, for reward scaling
+    train_state: TrainState  # network parameters and optimiser state
+    obs_stats: RunningStats  # of the raw observations, (d,)
+    return_stats: RunningStats  # of the discounted return, for reward scaling, ()
     discounted_return: jax.Array  # (num_envs, n_agents)
     episode_return: jax.Array  # (num_envs, n_agents), unscaled
 
@@ -100,19 +102,6 @@ class RunnerState:
     obs: dict[str, jax.Array]  # family -> (num_envs, n_agents, d), at the start of a round
     key: jax.Array
     update: jax.Array  # int32, updates done
-
-
-class Transition(NamedTuple):
-    """One family's round, arrays (num_envs, n_agents, ...)."""
-
-    obs: jax.Array  # normalised, as the policy saw it
-    raw_obs: jax.Array
-    action: jax.Array
-    log_prob: jax.Array
-    value: jax.Array
-    reward: jax.Array  # scaled
-    done: jax.Array  # (num_envs, n_agents), the round ended the episode
-    episode_return: jax.Array  # unscaled return of the episode that ended (where done)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,29 +128,39 @@ class Trainer:
         """Agent-steps per update: env rounds times the learned agents acting in each."""
         return self.config.batch_size * self.agents_per_round
 
-    def save(self, path: Any, runner: RunnerState, metadata: dict[str, Any], update: int) -> None:
-        """Checkpoint every learned family's network and observation statistics, with the config
-        and ``metadata`` (what rebuilds the env and the fixed policies)."""
-        from training.learners import checkpoint
+    def save(self, path: str | Path, runner: RunnerState, metadata: dict[str, Any], update: int) -> None:
+        """Checkpoint every learned family's network and observation statistics.
 
-        state = {f: {"params": fam.train_state.params, "obs_stats": checkpoint.stats_tree(fam.obs_stats)}
-                 for f, fam in runner.families.items()}
-        checkpoint.write(path, state, {"config": dataclasses.asdict(self.config), **metadata, "update": update})
+        Args:
+            path: the checkpoint directory (created; an existing checkpoint is replaced).
+            runner: the run's state.
+            metadata: what rebuilds the env and the fixed policies (stored with the config and
+                ``update``).
+            update: the updates done.
+        """
+        state = {f: storage.policy_tree(fam.train_state.params, fam.obs_stats) for f, fam in runner.families.items()}
+        storage.write(path, state, {"config": dataclasses.asdict(self.config), **metadata, "update": update})
 
-    def restore(self, path: Any) -> tuple[dict[str, Any], dict[str, RunningStats]]:
-        """(network parameters, observation statistics) per learned family from a checkpoint."""
-        from training.learners import checkpoint
+    def restore(self, path: str | Path) -> tuple[dict[str, Any], dict[str, RunningStats]]:
+        """The trained parameters of a checkpoint written by ``save``.
 
+        Args:
+            path: the checkpoint directory.
+
+        Returns:
+            ``(network parameters, observation statistics)``, each a dict over the learned families.
+        """
         template = {
-            f: {"params": self.networks[f].init(jax.random.key(0), jnp.zeros(self.obs_shape(f))),
-                "obs_stats": checkpoint.stats_template(self.obs_shape(f))}
+            f: storage.policy_template(self.networks[f].init(jax.random.key(0), jnp.zeros(self.obs_shape(f))),
+                                       self.obs_shape(f))
             for f in self.learned
         }
-        state = checkpoint.read(path, template)
-        return ({f: state[f]["params"] for f in self.learned},
-                {f: RunningStats(**state[f]["obs_stats"]) for f in self.learned})
+        state = storage.read(path, template)
+        parts = {f: storage.policy_from_tree(state[f]) for f in self.learned}
+        return {f: parts[f][0] for f in self.learned}, {f: parts[f][1] for f in self.learned}
 
     def obs_shape(self, family: str) -> tuple[int, ...]:
+        """The shape of one agent's observation in ``family``."""
         return self.env.observation_space(family, self.env_params).shape
 
     @property
@@ -177,6 +176,7 @@ class Trainer:
 
     @property
     def log_fields(self) -> tuple[str, ...]:
+        """The log columns: per learned family, its episode return and ``LOSS_METRICS``."""
         return tuple(f"{f}_{name}" for f in self.learned for name in ("episode_return", *LOSS_METRICS))
 
 
@@ -186,16 +186,21 @@ def zero_action(space: Any, n_agents: int, num_envs: int) -> jax.Array:
     return jnp.zeros((num_envs, n_agents) + sample.shape, sample.dtype)
 
 
-def make_trainer(
-    config: MAPPOConfig, env: MultiAgentEnv, env_params: Any, fixed: dict[str, FixedPolicy] | None = None
-) -> Trainer:
-    """Check the configuration, the env parameters and the family assignment, then build the
-    jittable training functions."""
-    config.check()
-    if not isinstance(env, MultiAgentEnv):
-        raise ValueError(f"env = {env!r} is not a MultiAgentEnv: use training.learners.ppo for single-agent envs")
-    check_env_params(env, env_params)
-    fixed = dict(fixed or {})
+def check_families(config: MAPPOConfig, env: MultiAgentEnv, fixed: dict[str, FixedPolicy]) -> tuple[str, ...]:
+    """Check that each family with agents has exactly one role.
+
+    Args:
+        config: ``learn`` is read.
+        env: the multi-agent env.
+        fixed: the fixed policies by family.
+
+    Returns:
+        The learned families that have agents, in ``env.families`` order.
+
+    Raises:
+        ValueError: a family name that is not the env's, a family both learned and fixed, a family
+            with agents that has no role, or no learned family with agents.
+    """
     for family in (*config.learn, *fixed):
         check_choice("family", family, env.families)
     both = sorted(set(config.learn) & set(fixed))
@@ -208,18 +213,14 @@ def make_trainer(
     learned = tuple(f for f in present if f in config.learn)
     if not learned:
         raise ValueError(f"learn = {config.learn!r}: no learned family has agents (num_agents = {env.num_agents})")
+    return learned
 
-    venv = VecEnv(env, config.num_envs)
-    n_envs = config.num_envs
-    n_agents = env.num_agents
-    action_spaces = {f: env.action_space(f, env_params) for f in env.families}
+
+def _init_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: tuple[str, ...],
+             networks: dict[str, ActorCritic], tx: optax.GradientTransformation) -> Callable[[jax.Array], RunnerState]:
+    """``init(key)``: per learned family a fresh network, optimiser and statistics; reset envs."""
+    env, n_envs = venv.env, config.num_envs
     obs_dims = {f: env.observation_space(f, env_params).shape for f in env.families}
-    networks = {f: space_network(action_spaces[f], config.hidden_sizes, config.activation, config.init_log_std)
-                for f in learned}
-    to_env = {f: space_action_map(action_spaces[f], config.squash_actions) for f in learned}
-    placeholders = {f: zero_action(action_spaces[f], n_agents[f], n_envs) for f in env.families}
-    num_updates = config.num_updates
-    tx = optimizer(config, num_updates)
 
     def init(key: jax.Array) -> RunnerState:
         net_key, reset_key, key = jax.random.split(key, 3)
@@ -227,13 +228,24 @@ def make_trainer(
         families = {}
         for f in learned:
             params = networks[f].init(net_keys[f], jnp.zeros(obs_dims[f], jnp.float32))
-            zeros = jnp.zeros((n_envs, n_agents[f]), jnp.float32)
+            zeros = jnp.zeros((n_envs, env.num_agents[f]), jnp.float32)
             families[f] = FamilyState(
                 TrainState.create(apply_fn=networks[f].apply, params=params, tx=tx),
                 RunningStats.create(obs_dims[f]), RunningStats.create(), zeros, zeros,
             )
         obs, env_state = venv.reset(reset_key, env_params)
         return RunnerState(families, env_state, obs, key, jnp.array(0, jnp.int32))
+
+    return init
+
+
+def _round_step_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: tuple[str, ...],
+                   fixed: dict[str, FixedPolicy], networks: dict[str, ActorCritic],
+                   to_env: dict[str, Callable]
+                   ) -> Callable[[RunnerState, Any], tuple[RunnerState, dict[str, Transition]]]:
+    """``round_step(runner, _)``: one round of every env (a scan body)."""
+    env, n_envs, n_agents = venv.env, config.num_envs, venv.env.num_agents
+    placeholders = {f: zero_action(env.action_space(f, env_params), n_agents[f], n_envs) for f in env.families}
 
     def round_step(runner: RunnerState, _: Any) -> tuple[RunnerState, dict[str, Transition]]:
         """One round: every phase in turn, each family acting on its observation at its phase."""
@@ -263,25 +275,29 @@ def make_trainer(
         families, transitions = {}, {}
         for f in learned:
             fam = runner.families[f]
-            reward = rewards[f]
-            done_f = jnp.broadcast_to(done[:, None], reward.shape)
-            discounted = fam.discounted_return * config.gamma + reward
-            episode_return = fam.episode_return + reward
-            scaled = fam.return_stats.scale(reward, config.reward_clip) if config.normalize_reward else reward
-            norm, raw, u, log_prob, value = taken[f]
-            transitions[f] = Transition(norm, raw, u, log_prob, value, scaled, done_f, episode_return)
-            families[f] = fam.replace(
-                discounted_return=jnp.where(done_f, 0.0, discounted),
-                episode_return=jnp.where(done_f, 0.0, episode_return),
-                return_stats=fam.return_stats.update(discounted) if config.normalize_reward else fam.return_stats,
+            done_f = jnp.broadcast_to(done[:, None], rewards[f].shape)
+            scaled, episode_return, return_stats, discounted, running_return = track_returns(
+                config, fam.return_stats, fam.discounted_return, fam.episode_return, rewards[f], done_f
             )
+            transitions[f] = Transition(*taken[f], scaled, done_f, episode_return)
+            families[f] = fam.replace(discounted_return=discounted, episode_return=running_return,
+                                      return_stats=return_stats)
         return runner.replace(families=families, env_state=env_state, obs=obs, key=key), transitions
 
-    def update_family(f: str, fam: FamilyState, traj: Transition, last_obs: jax.Array, key: jax.Array):
-        _, last_value = networks[f].apply(fam.train_state.params, observe(config, fam.obs_stats, last_obs))
-        adv, targets = gae(traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda)
-        if config.normalize_obs:
-            fam = fam.replace(obs_stats=fam.obs_stats.update(traj.raw_obs))
+    return round_step
+
+
+def _update_family_fn(config: MAPPOConfig, networks: dict[str, ActorCritic]) -> Callable:
+    """``update_family(f, fam, traj, last_obs, key) -> (fam, metrics)``: GAE and the PPO epochs of
+    one learned family over its rollout ``traj`` (rounds, envs, agents, ...)."""
+    n_envs = config.num_envs
+
+    def update_family(f: str, fam: FamilyState, traj: Transition, last_obs: jax.Array,
+                      key: jax.Array) -> tuple[FamilyState, dict[str, jax.Array]]:
+        adv, targets, obs_stats = advantages(networks[f], config, fam.train_state.params, fam.obs_stats, traj,
+                                             last_obs)
+        fam = fam.replace(obs_stats=obs_stats)
+
         # (rounds, envs, agents, ...) -> (envs, rounds * agents, ...): minibatches of whole envs
         def by_env(x):
             x = jnp.swapaxes(x, 0, 1)
@@ -294,13 +310,15 @@ def make_trainer(
 
         train_state, info = ppo_epochs(fam.train_state, batch, loss_fn, key, config)
         metrics = {f"{f}_{name}": value.mean() for name, value in info.items()}
-        ended = traj.done.sum()
-        metrics[f"{f}_episode_return"] = jnp.where(traj.done, traj.episode_return, 0.0).sum() / jnp.maximum(ended, 1)
+        metrics[f"{f}_episode_return"] = mean_episode_return(traj.done, traj.episode_return)
         return fam.replace(train_state=train_state), metrics
 
-    def rollout(runner: RunnerState) -> tuple[RunnerState, dict[str, Transition]]:
-        """``num_rounds`` rounds of every env: per learned family, transitions (rounds, envs, agents, ...)."""
-        return jax.lax.scan(round_step, runner, None, config.num_rounds)
+    return update_family
+
+
+def _update_fn(learned: tuple[str, ...], rollout: Callable, update_family: Callable
+               ) -> Callable[[RunnerState], tuple[RunnerState, dict]]:
+    """``update(runner)``: a rollout, then every learned family's update."""
 
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         runner, traj = rollout(runner)
@@ -313,14 +331,73 @@ def make_trainer(
         metrics["ran"] = jnp.array(1, jnp.int32)
         return runner.replace(families=families, key=key, update=runner.update + 1), metrics
 
-    chunk, train = chunk_and_train(init, update, num_updates, config.updates_per_chunk)
+    return update
+
+
+def make_trainer(
+    config: MAPPOConfig, env: MultiAgentEnv, env_params: Any, fixed: dict[str, FixedPolicy] | None = None
+) -> Trainer:
+    """Check the configuration, the env parameters and the family roles, then build the jittable
+    training functions.
+
+    Args:
+        config: the hyperparameters; ``config.learn`` names the learned families.
+        env: a ``MultiAgentEnv`` whose episodes end at round boundaries and which pays a round's
+            rewards within the round.
+        env_params: its parameters.
+        fixed: a ``FixedPolicy`` for each family with agents that is not learned.
+
+    Returns:
+        The ``Trainer``: ``jax.jit(trainer.train)(key)`` runs ``config.num_updates`` updates of
+        ``config.batch_size`` env rounds and returns ``{"runner": RunnerState, "metrics": {name:
+        (num_updates,)}}`` (per learned family ``<f>_episode_return`` and ``<f>_<loss part>``;
+        ``episodes``, ``ran``).
+
+    Raises:
+        ValueError: an invalid config field, an env that is not a ``MultiAgentEnv``, invalid env
+            parameters, a family role error (``check_families``), an unsupported action space, or
+            ``squash_actions`` with an unbounded Box; all before anything is compiled.
+    """
+    config.check()
+    if not isinstance(env, MultiAgentEnv):
+        raise ValueError(f"env = {env!r} is not a MultiAgentEnv: use training.learners.ppo for single-agent envs")
+    check_env_params(env, env_params)
+    fixed = dict(fixed or {})
+    learned = check_families(config, env, fixed)
+    venv = VecEnv(env, config.num_envs)
+    action_spaces = {f: env.action_space(f, env_params) for f in env.families}
+    networks = {f: space_network(action_spaces[f], config.hidden_sizes, config.activation, config.init_log_std)
+                for f in learned}
+    to_env = {f: space_action_map(action_spaces[f], config.squash_actions) for f in learned}
+    tx = optimizer(config, config.num_updates)
+    round_step = _round_step_fn(config, venv, env_params, learned, fixed, networks, to_env)
+
+    def rollout(runner: RunnerState) -> tuple[RunnerState, dict[str, Transition]]:
+        """``num_rounds`` rounds of every env: per learned family, transitions (rounds, envs, agents, ...)."""
+        return jax.lax.scan(round_step, runner, None, config.num_rounds)
+
+    init = _init_fn(config, venv, env_params, learned, networks, tx)
+    update = _update_fn(learned, rollout, _update_family_fn(config, networks))
+    chunk, train = chunk_and_train(init, update, config.num_updates, config.updates_per_chunk)
     return Trainer(config, env, env_params, learned, fixed, networks, to_env, init, rollout, update, chunk, train)
 
 
 def family_actions(trainer: Trainer, family: str, net_params: Any, obs_stats: RunningStats, obs: jax.Array,
                    key: jax.Array | None = None, deterministic: bool = True) -> jax.Array:
-    """A learned family's env actions (..., action) for raw observations (..., d): the mode of its
-    policy (squashed for Box actions) if ``deterministic``, else a sample drawn with ``key``."""
+    """A learned family's env actions for raw observations.
+
+    Args:
+        trainer: the run's trainer.
+        family: a learned family.
+        net_params: its network parameters.
+        obs_stats: its observation statistics.
+        obs: ``(..., d)`` raw observations.
+        key: the sampling key; unused (may be None) if ``deterministic``.
+        deterministic: take the mode of its policy (squashed for Box actions) instead of a sample.
+
+    Returns:
+        ``(..., action_dim)`` float32 (Box) or ``(...)`` int (Discrete) env actions.
+    """
     return policy_actions(trainer.networks[family], trainer.to_env[family], trainer.config, net_params, obs_stats, obs,
                           key, deterministic)
 
@@ -328,9 +405,19 @@ def family_actions(trainer: Trainer, family: str, net_params: Any, obs_stats: Ru
 def make_policy(
     trainer: Trainer, net_params: dict[str, Any], obs_stats: dict[str, RunningStats], deterministic: bool = True
 ) -> Callable:
-    """A policy ``act(key, obs, state, params) -> {family: actions}`` for ``jaxmarket.evaluate``:
-    each learned family's network (its Gaussian mean, squashed, or its most likely action if
-    ``deterministic``; else a sample), the fixed policies for the others."""
+    """A joint policy for ``jaxmarket.evaluate``: each learned family's network, the fixed policies
+    for the others, zero actions for families without agents.
+
+    Args:
+        trainer: the run's trainer.
+        net_params: network parameters by learned family.
+        obs_stats: observation statistics by learned family.
+        deterministic: learned families act with their Gaussian mean (squashed) or most likely
+            action instead of a sample.
+
+    Returns:
+        ``act(key, obs {family: (n_agents, d)}, state, params) -> {family: (n_agents, ...)}``.
+    """
     env = trainer.env
 
     def act(key: jax.Array, obs: dict, state: Any, params: Any) -> dict:
@@ -350,11 +437,27 @@ def make_policy(
 
 
 def family_params(runner: RunnerState) -> tuple[dict[str, Any], dict[str, RunningStats]]:
-    """(network parameters, observation statistics) per learned family of a run."""
+    """The trained parameters of a run.
+
+    Args:
+        runner: the run's state.
+
+    Returns:
+        ``(network parameters, observation statistics)``, each a dict over the learned families.
+    """
     return ({f: fam.train_state.params for f, fam in runner.families.items()},
             {f: fam.obs_stats for f, fam in runner.families.items()})
 
 
 def trained_policy(trainer: Trainer, runner: RunnerState, deterministic: bool = True) -> Callable:
-    """The policy of a finished run."""
+    """The joint policy of a finished run (``make_policy``).
+
+    Args:
+        trainer: the run's trainer.
+        runner: its final ``RunnerState`` (``train(key)["runner"]`` or ``loop.run``'s).
+        deterministic: learned families act with their policy's mode instead of a sample.
+
+    Returns:
+        ``act(key, obs, state, params) -> {family: actions}`` for ``jaxmarket.evaluate``.
+    """
     return make_policy(trainer, *family_params(runner), deterministic)

@@ -2,7 +2,7 @@
 
     trainer = make_trainer(PPOConfig(...), env, env_params)
     result = jax.jit(trainer.train)(key)                # whole run in one jit; vmappable over keys
-    result = run(trainer, key, log_path=..., checkpoint_dir=...)  # chunks, progress, log, checkpoints
+    runner, rows = loop.run(trainer, key, metadata=..., out_dir=...)  # chunks, progress, log, checkpoints
 
 Observations are normalised by running statistics and rewards scaled by the running standard
 deviation of the discounted return (both switchable). Discrete actions are categorical. Continuous
@@ -10,6 +10,11 @@ actions are a diagonal Gaussian over an unbounded variable ``u``; with ``squash_
 action is ``low + (high - low) * sigmoid(u)``. The map is a bijection, so PPO's probability ratios
 on ``u`` are exact, and no sample lands in a flat region where the env's clipping hides the
 gradient. Without it the sample goes to the env as it is.
+
+The pieces multi-agent PPO (``training.learners.mappo``) reuses live here too: the shared
+hyperparameters, the optimiser, the epoch/minibatch loop, the chunked and whole-run drivers, the
+rollout record and the return bookkeeping. The networks are in ``networks``, the loss and GAE in
+``losses``, the checkpoint format in ``storage``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,41 +32,113 @@ import optax
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxmarket.core import spaces
 from jaxmarket.core.validation import check_choice, check_env_params, check_int, check_range
-from training.learners.networks import ACTIVATIONS, ActorCritic
+from training.learners import storage
+from training.learners.losses import LOSS_METRICS, gae, ppo_loss
+from training.learners.networks import ACTIVATIONS, ActorCritic, space_action_map, space_network, space_spec
 from training.learners.normalize import RunningStats
 
-LOSS_METRICS = ("value_loss", "actor_loss", "entropy", "approx_kl")
+__all__ = [
+    "LOSS_METRICS", "Hyperparameters", "PPOConfig", "RunnerState", "Trainer", "Transition", "action_map",
+    "chunk_and_train", "chunk_summary", "gae", "make_network", "make_policy", "make_trainer", "observe", "optimizer",
+    "policy_actions", "ppo_epochs", "ppo_loss", "save_policy", "space_action_map", "space_network", "space_spec",
+    "trained_policy",
+]
+
+ADAM_EPS = 1e-5  # Adam's epsilon
 
 
 @dataclasses.dataclass(frozen=True)
 class Hyperparameters:
-    """The PPO hyperparameters single- and multi-agent PPO share (``PPOConfig``, ``MAPPOConfig``)."""
+    """The PPO hyperparameters single- and multi-agent PPO share (``PPOConfig``, ``MAPPOConfig``).
+
+    A subclass names its rollout-length field and its total-samples field in ``ROLLOUT_FIELD``
+    and ``TOTAL_FIELD``; ``batch_size``, ``num_updates`` and ``check`` read them.
+    """
+
+    ROLLOUT_FIELD: ClassVar[str]
+    TOTAL_FIELD: ClassVar[str]
 
     num_envs: int = 1024
+    """Parallel envs per rollout, >= 1 and a multiple of num_minibatches."""
     update_epochs: int = 4
-    num_minibatches: int = 8  # per epoch, of whole env trajectories
+    """Passes over each rollout batch per update, >= 1."""
+    num_minibatches: int = 8
+    """Minibatches per epoch, each of whole env trajectories; >= 1 and divides num_envs."""
     learning_rate: float = 3e-4
+    """Adam learning rate at the start, > 0."""
     anneal_lr: bool = True
+    """Anneal the learning rate linearly to 0 over the run."""
     gamma: float = 0.99
+    """Discount factor per step, in [0, 1]."""
     gae_lambda: float = 0.95
+    """GAE lambda, in [0, 1]."""
     clip_eps: float = 0.2
+    """Clipping range of the probability ratio and of the value change, > 0."""
     ent_coef: float = 0.0
+    """Weight of the entropy bonus in the loss, >= 0."""
     vf_coef: float = 0.5
+    """Weight of the value loss in the loss, >= 0."""
     max_grad_norm: float = 0.5
+    """Gradients are clipped to this global norm, > 0."""
     hidden_sizes: tuple[int, ...] = (64, 64)
+    """Widths of the hidden layers of the policy and value torsos: at least one, each >= 1."""
     activation: str = "tanh"
+    """Hidden-layer activation: tanh, relu or gelu."""
     init_log_std: float = 0.0
-    squash_actions: bool = True  # Box actions: env action = low + (high - low) * sigmoid(sample)
+    """Initial log standard deviation of the Gaussian policy (continuous actions), any real."""
+    squash_actions: bool = True
+    """Box actions: env action = low + (high - low) * sigmoid(sample); needs finite bounds."""
     normalize_obs: bool = True
+    """Normalise observations by their running mean and standard deviation."""
     normalize_reward: bool = True
-    obs_clip: float = 10.0  # normalised observations are clipped to [-obs_clip, obs_clip]
+    """Scale rewards by the running standard deviation of the discounted return."""
+    obs_clip: float = 10.0
+    """Normalised observations are clipped to [-obs_clip, obs_clip]; > 0."""
     reward_clip: float = 10.0
-    updates_per_chunk: int = 10  # updates per jitted call in ``loop.run`` (one log row each)
+    """Scaled rewards are clipped to [-reward_clip, reward_clip]; > 0."""
+    updates_per_chunk: int = 10
+    """Updates per jitted call of loop.run (one log row each), >= 1."""
+
+    @property
+    def rollout_length(self) -> int:
+        """Steps (PPO) or rounds (MAPPO) per env per update: the field named by ``ROLLOUT_FIELD``."""
+        return getattr(self, self.ROLLOUT_FIELD)
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per update: ``num_envs * rollout_length``."""
+        return self.num_envs * self.rollout_length
+
+    @property
+    def num_updates(self) -> int:
+        """Updates in the run: the field named by ``TOTAL_FIELD`` over ``batch_size``, rounded down."""
+        return getattr(self, self.TOTAL_FIELD) // self.batch_size
+
+    def check(self) -> None:
+        """Check every field before anything is compiled.
+
+        Raises:
+            ValueError: naming the first invalid field, its value and its valid range.
+        """
+        check_int(self.ROLLOUT_FIELD, self.rollout_length, 1)
+        check_int(self.TOTAL_FIELD, getattr(self, self.TOTAL_FIELD), self.batch_size, math.inf)  # Python-only count
+        self.check_learner()
+        self.check_shared()
+
+    def check_learner(self) -> None:
+        """Check the fields of the learner's own (none here; a subclass may add some).
+
+        Raises:
+            ValueError: naming an invalid field.
+        """
 
     def check_shared(self) -> None:
-        """Raise ``ValueError`` naming any invalid shared field."""
+        """Check the shared fields.
+
+        Raises:
+            ValueError: naming the first invalid shared field, its value and its valid range.
+        """
         for name in ("num_envs", "update_epochs", "num_minibatches", "updates_per_chunk"):
             check_int(name, getattr(self, name), 1)
         if self.num_envs % self.num_minibatches:
@@ -89,28 +167,28 @@ class PPOConfig(Hyperparameters):
     """PPO hyperparameters. A batch is ``num_envs * num_steps`` env steps per update; each epoch
     splits it into ``num_minibatches`` minibatches of whole env trajectories."""
 
-    num_steps: int = 32  # rollout length per env per update
+    ROLLOUT_FIELD: ClassVar[str] = "num_steps"
+    TOTAL_FIELD: ClassVar[str] = "total_timesteps"
+
+    num_steps: int = 32
+    """Rollout length per env per update, in env steps; >= 1."""
     total_timesteps: int = 10_000_000
-
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.num_steps
-
-    @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.batch_size
-
-    def check(self) -> None:
-        """Raise ``ValueError`` naming any invalid field, before anything is compiled."""
-        check_int("num_steps", self.num_steps, 1)
-        check_int("total_timesteps", self.total_timesteps, self.batch_size, math.inf)  # Python-only count
-        self.check_shared()
+    """Env steps over the whole run (all envs); >= num_envs * num_steps."""
 
 
-def chunk_summary(metrics: dict[str, Any], loss_names: tuple[str, ...], return_names: tuple[str, ...]) -> dict[str, float]:
-    """A chunk's log row: the mean of each of ``loss_names`` over the updates that ran (skipped
-    updates past ``num_updates`` report zeros), and of each of ``return_names`` over those in
-    which episodes ended (NaN if none did)."""
+def chunk_summary(metrics: dict[str, Any], loss_names: tuple[str, ...],
+                  return_names: tuple[str, ...]) -> dict[str, float]:
+    """A chunk's log row.
+
+    Args:
+        metrics: the chunk's metrics, each ``(updates_per_chunk,)``, with ``ran`` (1 where the
+            update ran, 0 where it was past ``num_updates``) and ``episodes`` (episodes ended).
+        loss_names: metrics averaged over the updates that ran.
+        return_names: metrics averaged over the updates that ran and in which episodes ended.
+
+    Returns:
+        ``{name: float}`` for every name; a return is NaN if no episode ended in the chunk.
+    """
     ran = np.asarray(metrics["ran"]) > 0
     ended = ran & (np.asarray(metrics["episodes"]) > 0)
     out = {name: float(np.mean(np.asarray(metrics[name])[ran])) for name in loss_names}
@@ -120,21 +198,52 @@ def chunk_summary(metrics: dict[str, Any], loss_names: tuple[str, ...], return_n
 
 
 def observe(config: Hyperparameters, stats: RunningStats, obs: jax.Array) -> jax.Array:
-    """What a network sees: observations normalised by ``stats`` and clipped, or as they are (float32)."""
+    """What a network sees.
+
+    Args:
+        config: ``normalize_obs`` and ``obs_clip`` are read.
+        stats: the running observation statistics.
+        obs: ``(..., d)`` raw observations.
+
+    Returns:
+        ``(..., d)`` float32: normalised by ``stats`` and clipped, or the observations as they are.
+    """
     return stats.normalize(obs, config.obs_clip) if config.normalize_obs else obs.astype(jnp.float32)
 
 
 def policy_actions(network: ActorCritic, to_env: Callable, config: Hyperparameters, net_params: Any,
                    stats: RunningStats, obs: jax.Array, key: jax.Array | None, deterministic: bool) -> jax.Array:
-    """Env actions for raw observations: the policy's mode (the Gaussian mean, squashed for Box
-    actions; the most likely category) if ``deterministic``, else a sample drawn with ``key``."""
+    """Env actions for raw observations.
+
+    Args:
+        network: the actor-critic.
+        to_env: the map from a policy sample to an env action (``space_action_map``).
+        config: the hyperparameters it was trained with.
+        net_params: its parameters.
+        stats: its observation statistics.
+        obs: ``(..., d)`` raw observations.
+        key: the sampling key; unused (may be None) if ``deterministic``.
+        deterministic: take the policy's mode (the Gaussian mean, squashed for Box actions; the
+            most likely category) instead of a sample.
+
+    Returns:
+        ``(..., action_dim)`` float32 (Box) or ``(...)`` int (Discrete) env actions.
+    """
     dist, _ = network.apply(net_params, observe(config, stats, obs))
     return to_env(dist.mode() if deterministic else dist.sample(seed=key))
 
 
 def optimizer(config: Hyperparameters, num_updates: int) -> optax.GradientTransformation:
-    """Adam after global-norm clipping, its learning rate annealed linearly to 0 over ``num_updates``
-    (of ``update_epochs * num_minibatches`` steps each) if ``anneal_lr``."""
+    """Adam after global-norm clipping, its learning rate annealed linearly to 0 if ``anneal_lr``.
+
+    Args:
+        config: ``learning_rate``, ``anneal_lr``, ``max_grad_norm``, ``update_epochs`` and
+            ``num_minibatches`` are read.
+        num_updates: updates in the run, each of ``update_epochs * num_minibatches`` steps.
+
+    Returns:
+        The optax transformation.
+    """
     steps_per_update = config.update_epochs * config.num_minibatches
 
     def schedule(count: jax.Array) -> jax.Array:
@@ -142,13 +251,24 @@ def optimizer(config: Hyperparameters, num_updates: int) -> optax.GradientTransf
         frac = 1.0 - done / num_updates if config.anneal_lr else 1.0
         return config.learning_rate * frac
 
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(schedule, eps=1e-5))
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(schedule, eps=ADAM_EPS))
 
 
-def chunk_and_train(init: Callable, update: Callable, num_updates: int, updates_per_chunk: int) -> tuple[Callable, Callable]:
-    """From ``init(key)`` and ``update(runner) -> (runner, metrics)`` (whose runner counts its
-    updates in ``update``): ``chunk(runner)``, ``updates_per_chunk`` updates with those past
-    ``num_updates`` skipped (zero metrics), and ``train(key)``, the whole run in one scan."""
+def chunk_and_train(init: Callable, update: Callable, num_updates: int,
+                    updates_per_chunk: int) -> tuple[Callable, Callable]:
+    """The two ways to drive a trainer's update.
+
+    Args:
+        init: ``init(key) -> runner``.
+        update: ``update(runner) -> (runner, metrics)``; the runner counts its updates in ``update``.
+        num_updates: updates in the run.
+        updates_per_chunk: updates per ``chunk`` call.
+
+    Returns:
+        ``(chunk, train)``: ``chunk(runner) -> (runner, metrics (updates_per_chunk, ...))`` runs
+        ``updates_per_chunk`` updates, those past ``num_updates`` skipped with zero metrics;
+        ``train(key) -> {"runner", "metrics" (num_updates, ...)}`` is the whole run in one scan.
+    """
 
     def chunk(runner: Any) -> tuple[Any, dict]:
         def body(runner, _):
@@ -166,11 +286,24 @@ def chunk_and_train(init: Callable, update: Callable, num_updates: int, updates_
     return chunk, train
 
 
-def ppo_epochs(train_state: TrainState, batch: Any, loss_fn: Callable, key: jax.Array, config: Any) -> tuple[TrainState, dict]:
-    """``config.update_epochs`` epochs over ``batch`` (leaves ``(num_envs, steps, ...)``), each
-    shuffling the envs into ``num_minibatches`` minibatches of whole env trajectories (flattened to
-    ``(envs * steps, ...)``) and taking a gradient step on ``loss_fn(params, minibatch) -> (loss,
-    info)`` for each; returns the state and the infos."""
+def ppo_epochs(train_state: TrainState, batch: Any, loss_fn: Callable, key: jax.Array,
+               config: Hyperparameters) -> tuple[TrainState, dict]:
+    """The PPO epochs over one rollout batch.
+
+    Each of ``config.update_epochs`` epochs shuffles the envs into ``config.num_minibatches``
+    minibatches of whole env trajectories and takes a gradient step on each.
+
+    Args:
+        train_state: the network parameters and optimiser state.
+        batch: a pytree of leaves ``(num_envs, steps, ...)``.
+        loss_fn: ``loss_fn(params, minibatch) -> (loss, info)``, the minibatch's leaves
+            ``(num_envs / num_minibatches * steps, ...)``.
+        key: the shuffling key.
+        config: ``num_envs``, ``num_minibatches`` and ``update_epochs`` are read.
+
+    Returns:
+        ``(train_state, info)``, the leaves of ``info`` ``(update_epochs, num_minibatches)``.
+    """
 
     def epoch(carry, _):
         train_state, key = carry
@@ -191,35 +324,101 @@ def ppo_epochs(train_state: TrainState, batch: Any, loss_fn: Callable, key: jax.
     return train_state, info
 
 
+class Transition(NamedTuple):
+    """One step (PPO: arrays ``(num_envs, ...)``) or one family's round (MAPPO: arrays
+    ``(num_envs, n_agents, ...)``) of a rollout."""
+
+    obs: jax.Array  # float32, normalised, as the policy saw it
+    raw_obs: jax.Array  # the env's observation
+    action: jax.Array  # the policy's sample, before the map to the env's action
+    log_prob: jax.Array  # float32, of the sample
+    value: jax.Array  # float32, the value estimate of ``obs``
+    reward: jax.Array  # float32, scaled
+    done: jax.Array  # bool, the episode ended here
+    episode_return: jax.Array  # float32, unscaled return of the episode that ended (where done)
+
+
+def track_returns(config: Hyperparameters, return_stats: RunningStats, discounted_return: jax.Array,
+                  episode_return: jax.Array, reward: jax.Array, done: jax.Array
+                  ) -> tuple[jax.Array, jax.Array, RunningStats, jax.Array, jax.Array]:
+    """The return bookkeeping of one step: reward scaling and the running returns.
+
+    Args:
+        config: ``gamma``, ``normalize_reward`` and ``reward_clip`` are read.
+        return_stats: statistics of the discounted return (for reward scaling).
+        discounted_return: the discounted return so far, float32, shape of ``reward``.
+        episode_return: the unscaled return so far, float32, shape of ``reward``.
+        reward: the step's float32 rewards.
+        done: bool, shape of ``reward``: the episode ended at this step.
+
+    Returns:
+        ``(scaled, ended_return, return_stats, discounted_return, episode_return)``: the reward
+        divided by the return's standard deviation (before this step's update) and clipped, or as
+        it is; the episode return including this step; the updated statistics; and the two
+        running returns for the next step (reset to 0 where ``done``).
+    """
+    discounted = discounted_return * config.gamma + reward
+    ended_return = episode_return + reward
+    scaled = return_stats.scale(reward, config.reward_clip) if config.normalize_reward else reward
+    new_stats = return_stats.update(discounted) if config.normalize_reward else return_stats
+    return scaled, ended_return, new_stats, jnp.where(done, 0.0, discounted), jnp.where(done, 0.0, ended_return)
+
+
+def advantages(network: ActorCritic, config: Hyperparameters, net_params: Any, obs_stats: RunningStats,
+               traj: Transition, last_obs: jax.Array) -> tuple[jax.Array, jax.Array, RunningStats]:
+    """GAE over a rollout, then the observation statistics updated with its observations.
+
+    Args:
+        network: the actor-critic.
+        config: ``gamma``, ``gae_lambda``, ``normalize_obs`` and ``obs_clip`` are read.
+        net_params: its parameters.
+        obs_stats: the observation statistics the rollout was normalised with.
+        traj: the rollout, time-major ``(T, ...)``.
+        last_obs: the raw observation after the last step, ``(..., d)``.
+
+    Returns:
+        ``(advantages, targets, obs_stats)``: float32 ``(T, ...)`` each, and the statistics
+        updated with ``traj.raw_obs`` if ``normalize_obs`` (else unchanged).
+    """
+    _, last_value = network.apply(net_params, observe(config, obs_stats, last_obs))
+    adv, targets = gae(traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda)
+    if config.normalize_obs:
+        obs_stats = obs_stats.update(traj.raw_obs)
+    return adv, targets, obs_stats
+
+
+def mean_episode_return(done: jax.Array, episode_return: jax.Array) -> jax.Array:
+    """The mean return of the episodes that ended in a rollout (0 if none did).
+
+    Args:
+        done: bool, the episode ended there.
+        episode_return: float32, same shape: the return of the episode that ended (where done).
+
+    Returns:
+        A float32 scalar.
+    """
+    return jnp.where(done, episode_return, 0.0).sum() / jnp.maximum(done.sum(), 1)
+
+
 @struct.dataclass
 class RunnerState:
-    """Everything that evolves during training."""
+    """Everything that evolves during a PPO run."""
 
-    train_state: TrainState
-    obs_stats: RunningStats
-    return_stats: RunningStats  # of the discounted return, for reward scaling
-    env_state: Any
-    obs: jax.Array
-    discounted_return: jax.Array  # (num_envs,)
-    episode_return: jax.Array  # (num_envs,), unscaled
+    train_state: TrainState  # network parameters and optimiser state
+    obs_stats: RunningStats  # of the raw observations, (d,)
+    return_stats: RunningStats  # of the discounted return, for reward scaling, ()
+    env_state: Any  # (num_envs, ...) env states
+    obs: jax.Array  # (num_envs, d), the raw observations the next step acts on
+    discounted_return: jax.Array  # (num_envs,) float32
+    episode_return: jax.Array  # (num_envs,) float32, unscaled
     key: jax.Array
     update: jax.Array  # int32, updates done
 
 
-class Transition(NamedTuple):
-    obs: jax.Array  # normalised, as the policy saw it
-    raw_obs: jax.Array
-    action: jax.Array
-    log_prob: jax.Array
-    value: jax.Array
-    reward: jax.Array  # scaled
-    done: jax.Array
-    episode_return: jax.Array  # unscaled return of the episode that ended (where done)
-
-
 @dataclasses.dataclass(frozen=True)
 class Trainer:
-    """The jittable pieces of one PPO run: ``init``, ``update``, ``chunk`` and ``train``."""
+    """The jittable pieces of one PPO run: ``init``, ``update``, ``chunk`` and ``train``, and what
+    ``loop.run`` reads (``step_unit``, ``steps_per_update``, ``log_fields``, ``summary``, ``save``)."""
 
     config: PPOConfig
     env: Any
@@ -234,6 +433,7 @@ class Trainer:
 
     @property
     def steps_per_update(self) -> int:
+        """Env steps per update (``config.batch_size``)."""
         return self.config.batch_size
 
     def summary(self, metrics: dict[str, Any]) -> dict[str, float]:
@@ -241,99 +441,62 @@ class Trainer:
         return chunk_summary(metrics, LOSS_METRICS, ("episode_return",))
 
     def save(self, path: Any, runner: RunnerState, metadata: dict[str, Any], update: int) -> None:
-        """Checkpoint the policy (``metadata``: ``env_id`` and ``env_overrides``)."""
-        from training.learners import checkpoint
+        """Checkpoint the policy (``save_policy``).
 
-        checkpoint.save(path, self.config, metadata["env_id"], metadata["env_overrides"], runner.train_state.params,
-                        runner.obs_stats, update)
+        Args:
+            path: the checkpoint directory.
+            runner: the run's state.
+            metadata: ``env_id`` and ``env_overrides``, what rebuilds the env.
+            update: the updates done.
+        """
+        save_policy(path, self.config, metadata["env_id"], metadata["env_overrides"], runner.train_state.params,
+                    runner.obs_stats, update)
 
 
-def gae(rewards: jax.Array, values: jax.Array, dones: jax.Array, last_value: jax.Array, gamma: float,
-        lam: float) -> tuple[jax.Array, jax.Array]:
-    """Generalised advantage estimates and value targets over time-major ``(T, ...)`` arrays.
+def save_policy(directory: str | Path, config: PPOConfig, env_id: str, env_overrides: dict[str, Any], net_params: Any,
+                obs_stats: RunningStats, update: int) -> Path:
+    """Write a PPO policy checkpoint (``training.learners.checkpoint.load`` reads it back).
 
-    ``dones[t]`` marks that the episode ended at step ``t`` (terminated or truncated): nothing is
-    bootstrapped across it. ``last_value`` is the value of the observation after the last step.
+    Args:
+        directory: the checkpoint directory (created; an existing checkpoint is replaced).
+        config: the run's config.
+        env_id: the ``jaxmarket.make`` id of the env.
+        env_overrides: the env parameter overrides given to ``jaxmarket.make``, JSON-serialisable.
+        net_params: the network parameters.
+        obs_stats: the observation statistics.
+        update: the updates done.
+
+    Returns:
+        The absolute checkpoint directory.
     """
-
-    def backward(carry, step):
-        advantage, next_value = carry
-        reward, value, done = step
-        not_done = 1.0 - done.astype(jnp.float32)
-        delta = reward + gamma * next_value * not_done - value
-        advantage = delta + gamma * lam * not_done * advantage
-        return (advantage, value), advantage
-
-    init = (jnp.zeros_like(last_value), last_value)
-    _, advantages = jax.lax.scan(backward, init, (rewards, values, dones), reverse=True)
-    return advantages, advantages + values
+    metadata = {"config": dataclasses.asdict(config), "env_id": env_id, "env_overrides": env_overrides,
+                "update": update}
+    return storage.write(directory, storage.policy_tree(net_params, obs_stats), metadata)
 
 
-def ppo_loss(network: ActorCritic, net_params: Any, obs: jax.Array, action: jax.Array, old_log_prob: jax.Array,
-             old_value: jax.Array, adv: jax.Array, targets: jax.Array, clip_eps: float, vf_coef: float,
-             ent_coef: float) -> tuple[jax.Array, dict]:
-    """The clipped PPO objective on a minibatch (advantages normalised within it), with a clipped
-    value loss and an entropy bonus; returns the loss and its parts."""
-    dist, value = network.apply(net_params, obs)
-    log_prob = dist.log_prob(action)
-    value_clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
-    value_loss = 0.5 * jnp.maximum(jnp.square(value - targets), jnp.square(value_clipped - targets)).mean()
-    ratio = jnp.exp(log_prob - old_log_prob)
-    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-    actor_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps) * adv).mean()
-    entropy = dist.entropy().mean()
-    total = actor_loss + vf_coef * value_loss - ent_coef * entropy
-    approx_kl = ((ratio - 1) - jnp.log(ratio)).mean()
-    return total, {"value_loss": value_loss, "actor_loss": actor_loss, "entropy": entropy, "approx_kl": approx_kl}
+def action_map(config: Hyperparameters, env: Any, params: Any) -> Callable[[jax.Array], jax.Array]:
+    """The map from the policy's sample to ``env``'s action (``space_action_map``).
 
-
-def space_spec(space: Any) -> tuple[int, bool]:
-    """(action size or number of categories, discrete?) of a ``Discrete`` or ``Box`` space."""
-    if isinstance(space, spaces.Discrete):
-        return int(space.n), True
-    if isinstance(space, spaces.Box):
-        return int(np.prod(space.shape)), False
-    raise ValueError(f"action space {space!r} is not supported: use Discrete or Box")
-
-
-def space_action_map(space: Any, squash: bool) -> Callable[[jax.Array], jax.Array]:
-    """From the policy's sample to an action of ``space``: with ``squash``, a Box action is
-    ``low + (high - low) * sigmoid(u)`` (finite bounds needed); otherwise the sample as it is."""
-    if not (squash and isinstance(space, spaces.Box)):
-        return lambda u: u
-    low, high = jnp.asarray(space.low, jnp.float32), jnp.asarray(space.high, jnp.float32)
-    if not bool(jnp.all(jnp.isfinite(low) & jnp.isfinite(high))):
-        raise ValueError("squash_actions = True needs a Box action space with finite bounds: set it to False")
-    return lambda u: low + (high - low) * jax.nn.sigmoid(u)
-
-
-def space_network(space: Any, hidden_sizes: tuple[int, ...], activation: str, init_log_std: float) -> ActorCritic:
-    """The actor-critic whose head fits ``space``."""
-    action_dim, discrete = space_spec(space)
-    return ActorCritic(action_dim, discrete, tuple(hidden_sizes), activation, init_log_std)
-
-
-def action_map(config: PPOConfig, env: Any, params: Any) -> Callable[[jax.Array], jax.Array]:
-    """From the policy's sample to the env's action: the sigmoid squash onto a finite Box, or identity."""
+    Raises:
+        ValueError: ``squash_actions`` with a Box action space whose bounds are not finite.
+    """
     return space_action_map(env.action_space(params), config.squash_actions)
 
 
-def make_network(config: PPOConfig, env: Any, params: Any) -> ActorCritic:
-    """The actor-critic for ``env``'s action space."""
+def make_network(config: Hyperparameters, env: Any, params: Any) -> ActorCritic:
+    """The actor-critic for ``env``'s action space (``space_network``).
+
+    Raises:
+        ValueError: the action space is neither Discrete nor Box.
+    """
     return space_network(env.action_space(params), config.hidden_sizes, config.activation, config.init_log_std)
 
 
-def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
-    """Check the configuration and the env parameters, then build the jittable training functions."""
-    config.check()
-    check_env_params(env, env_params)
-    network = make_network(config, env, env_params)
-    to_env = action_map(config, env, env_params)
+def _init_fn(config: PPOConfig, env: Any, env_params: Any, network: ActorCritic,
+             tx: optax.GradientTransformation) -> Callable[[jax.Array], RunnerState]:
+    """``init(key)``: fresh network, optimiser and statistics, and ``num_envs`` reset envs."""
     obs_shape = env.observation_space(env_params).shape
-    num_updates = config.num_updates
-    tx = optimizer(config, num_updates)
     vmap_reset = jax.vmap(env.reset, in_axes=(0, None))
-    vmap_step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def init(key: jax.Array) -> RunnerState:
         net_key, reset_key, key = jax.random.split(key, 3)
@@ -346,6 +509,14 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
             jnp.array(0, jnp.int32),
         )
 
+    return init
+
+
+def _env_step_fn(config: PPOConfig, env: Any, env_params: Any, network: ActorCritic,
+                 to_env: Callable) -> Callable[[RunnerState, Any], tuple[RunnerState, Transition]]:
+    """``env_step(runner, _)``: one step of every env under the current policy (a scan body)."""
+    vmap_step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
     def env_step(runner: RunnerState, _: Any) -> tuple[RunnerState, Transition]:
         key, act_key, step_key = jax.random.split(runner.key, 3)
         obs = observe(config, runner.obs_stats, runner.obs)
@@ -356,20 +527,21 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
             jax.random.split(step_key, config.num_envs), runner.env_state, to_env(action), env_params
         )
         done = terminated | truncated
-        reward = reward.astype(jnp.float32)
-        discounted = runner.discounted_return * config.gamma + reward
-        episode_return = runner.episode_return + reward
-        scaled = runner.return_stats.scale(reward, config.reward_clip) if config.normalize_reward else reward
-        transition = Transition(obs, runner.obs, action, log_prob, value, scaled, done, episode_return)
-        runner = runner.replace(
-            env_state=env_state,
-            obs=next_obs,
-            key=key,
-            discounted_return=jnp.where(done, 0.0, discounted),
-            episode_return=jnp.where(done, 0.0, episode_return),
-            return_stats=runner.return_stats.update(discounted) if config.normalize_reward else runner.return_stats,
+        scaled, episode_return, return_stats, discounted, running_return = track_returns(
+            config, runner.return_stats, runner.discounted_return, runner.episode_return, reward.astype(jnp.float32),
+            done,
         )
+        transition = Transition(obs, runner.obs, action, log_prob, value, scaled, done, episode_return)
+        runner = runner.replace(env_state=env_state, obs=next_obs, key=key, discounted_return=discounted,
+                                episode_return=running_return, return_stats=return_stats)
         return runner, transition
+
+    return env_step
+
+
+def _update_fn(config: PPOConfig, network: ActorCritic, env_step: Callable
+               ) -> Callable[[RunnerState], tuple[RunnerState, dict]]:
+    """``update(runner)``: a rollout, GAE, then the PPO epochs."""
 
     def loss_fn(net_params: Any, batch: tuple) -> tuple[jax.Array, dict]:
         traj, adv, targets = batch
@@ -378,10 +550,9 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
 
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         runner, traj = jax.lax.scan(env_step, runner, None, config.num_steps)
-        _, last_value = network.apply(runner.train_state.params, observe(config, runner.obs_stats, runner.obs))
-        adv, targets = gae(traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda)
-        if config.normalize_obs:
-            runner = runner.replace(obs_stats=runner.obs_stats.update(traj.raw_obs))
+        adv, targets, obs_stats = advantages(network, config, runner.train_state.params, runner.obs_stats, traj,
+                                             runner.obs)
+        runner = runner.replace(obs_stats=obs_stats)
 
         # (num_steps, num_envs, ...) -> (num_envs, num_steps, ...): minibatches are whole env
         # trajectories, so a shuffle permutes num_envs rows rather than the whole batch.
@@ -390,22 +561,62 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
         key, epoch_key = jax.random.split(runner.key)
         train_state, info = ppo_epochs(runner.train_state, by_env, loss_fn, epoch_key, config)
         runner = runner.replace(train_state=train_state, key=key, update=runner.update + 1)
-        episodes = traj.done.sum()
         metrics = {name: value.mean() for name, value in info.items()}
-        metrics["episodes"] = episodes
+        metrics["episodes"] = traj.done.sum()
         metrics["ran"] = jnp.array(1, jnp.int32)
-        metrics["episode_return"] = jnp.where(traj.done, traj.episode_return, 0.0).sum() / jnp.maximum(episodes, 1)
+        metrics["episode_return"] = mean_episode_return(traj.done, traj.episode_return)
         return runner, metrics
 
-    chunk, train = chunk_and_train(init, update, num_updates, config.updates_per_chunk)
+    return update
+
+
+def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
+    """Check the configuration and the env parameters, then build the jittable training functions.
+
+    Args:
+        config: the hyperparameters.
+        env: a single-agent ``jaxmarket`` (gymnax-style) env with a Discrete or Box action space.
+        env_params: its parameters.
+
+    Returns:
+        The ``Trainer``: ``jax.jit(trainer.train)(key)`` runs ``config.num_updates`` updates of
+        ``config.batch_size`` env steps and returns ``{"runner": RunnerState, "metrics": {name:
+        (num_updates,)}}`` (metrics ``episode_return``, the ``LOSS_METRICS``, ``episodes``, ``ran``).
+
+    Raises:
+        ValueError: an invalid config field, invalid env parameters, an unsupported action space,
+            or ``squash_actions`` with an unbounded Box; all before anything is compiled.
+    """
+    config.check()
+    check_env_params(env, env_params)
+    network = make_network(config, env, env_params)
+    to_env = action_map(config, env, env_params)
+    tx = optimizer(config, config.num_updates)
+    init = _init_fn(config, env, env_params, network, tx)
+    update = _update_fn(config, network, _env_step_fn(config, env, env_params, network, to_env))
+    chunk, train = chunk_and_train(init, update, config.num_updates, config.updates_per_chunk)
     return Trainer(config, env, env_params, network, init, update, chunk, train)
 
 
 def make_policy(config: PPOConfig, env: Any, env_params: Any, net_params: Any, obs_stats: RunningStats,
                 deterministic: bool = True) -> Callable:
-    """A policy ``act(key, obs, state, params)`` for ``jaxmarket.evaluate``: the Gaussian mean
-    (continuous, then squashed as in training) or the most likely action (discrete) if
-    ``deterministic``, else a sample."""
+    """A policy for ``jaxmarket.evaluate`` from trained parameters.
+
+    Args:
+        config: the config it was trained with.
+        env: the env.
+        env_params: its parameters (to build the action map).
+        net_params: the network parameters.
+        obs_stats: the observation statistics.
+        deterministic: act with the Gaussian mean (continuous, squashed as in training) or the
+            most likely action (discrete), instead of a sample.
+
+    Returns:
+        ``act(key, obs (d,), state, params) -> action``.
+
+    Raises:
+        ValueError: an unsupported action space, or ``squash_actions`` with an unbounded Box.
+    """
     network = make_network(config, env, env_params)
     to_env = action_map(config, env, env_params)
 
@@ -417,6 +628,15 @@ def make_policy(config: PPOConfig, env: Any, env_params: Any, net_params: Any, o
 
 
 def trained_policy(trainer: Trainer, runner: RunnerState, deterministic: bool = True) -> Callable:
-    """The policy of a finished run."""
+    """The policy of a finished run (``make_policy``).
+
+    Args:
+        trainer: the run's trainer.
+        runner: its final ``RunnerState`` (``train(key)["runner"]`` or ``loop.run``'s).
+        deterministic: act with the policy's mode instead of a sample.
+
+    Returns:
+        ``act(key, obs, state, params) -> action`` for ``jaxmarket.evaluate``.
+    """
     return make_policy(trainer.config, trainer.env, trainer.env_params, runner.train_state.params,
                        runner.obs_stats, deterministic)

@@ -20,14 +20,22 @@ import functools
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-from jaxmarket.core.multi_agent import MultiAgentEnv, episode_done
+from jaxmarket.core.agents import adapter
+from jaxmarket.core.auto_reset import step_with_auto_reset
 from jaxmarket.core.validation import check_int, check_int32
 
 
 class VecEnv:
-    """``num_envs`` copies of ``env`` with lazy auto-reset (see the module docstring)."""
+    """``num_envs`` copies of ``env`` with lazy auto-reset (see the module docstring).
+
+    Args:
+      env: a gymnax-style env or a ``MultiAgentEnv``.
+      num_envs: the batch size, an integer in ``[1, INT32_MAX]``.
+
+    Raises:
+      ValueError: ``num_envs`` out of range.
+    """
 
     def __init__(self, env: Any, num_envs: int) -> None:
         check_int("num_envs", num_envs, 1)
@@ -35,8 +43,18 @@ class VecEnv:
         self.num_envs = num_envs
 
     def reset(self, key: jax.Array, params: Any) -> tuple[Any, Any]:
-        """``num_envs`` fresh episodes: leaves with a leading ``(num_envs,)`` axis. Raises
-        ``ValueError`` for invalid ``params``."""
+        """``num_envs`` fresh episodes.
+
+        Args:
+          key: a typed PRNG key (split into one key per env).
+          params: the env's parameters, shared by every env.
+
+        Returns:
+          ``(obs, state)`` with a leading ``(num_envs,)`` axis on every leaf.
+
+        Raises:
+          ValueError: invalid ``params``.
+        """
         return self._reset(key, self._checked(params))
 
     def _checked(self, params: Any) -> Any:
@@ -47,35 +65,35 @@ class VecEnv:
     def _reset(self, key: jax.Array, params: Any) -> tuple[Any, Any]:
         return jax.vmap(self.env.reset_env, (0, None))(jax.random.split(key, self.num_envs), params)
 
-    def _done(self, state: Any, terminated: Any, params: Any) -> tuple[jax.Array, Any]:
-        if isinstance(self.env, MultiAgentEnv):
-            done = episode_done(terminated)
-            truncated = jax.tree.map(jnp.zeros_like, terminated)
-            return done, truncated
-        truncated = jax.vmap(self.env.is_truncated, (0, None))(state, params)
-        return terminated | truncated, truncated
-
     def step(self, key: jax.Array, state: Any, actions: Any, params: Any) -> tuple:
-        """One step of every env: ``(obs, state, reward, terminated, truncated, info)`` with a
-        leading ``(num_envs,)`` axis. Raises ``ValueError`` for invalid ``params`` and for a concrete
-        integer action outside int32."""
+        """One step of every env, resetting those whose episode ended.
+
+        Args:
+          key: a typed PRNG key.
+          state: the batched state, leading axis ``(num_envs,)``.
+          actions: the batched actions, leading axis ``(num_envs,)`` (per family for a multi-agent env).
+          params: the env's parameters, shared by every env.
+
+        Returns:
+          ``(obs, state, reward, terminated, truncated, info)`` with a leading ``(num_envs,)`` axis,
+          as the env's ``step`` returns them; ``info["final_observation"]`` holds the observations
+          before any reset.
+
+        Raises:
+          ValueError: invalid ``params``, or a concrete integer action outside int32.
+        """
         check_int32("actions", actions)
         return self._step(key, state, actions, self._checked(params))
 
     @functools.partial(jax.jit, static_argnames=("self",))
     def _step(self, key: jax.Array, state: Any, actions: Any, params: Any) -> tuple:
-        step_key, reset_key = jax.random.split(key)
-        keys = jax.random.split(step_key, self.num_envs)
-        obs, state, reward, terminated, info = jax.vmap(self.env.step_env, (0, 0, 0, None))(keys, state, actions, params)
-        done, truncated = self._done(state, terminated, params)
+        return step_with_auto_reset(key, state, actions, params, step=self._step_all, done=self._done,
+                                    fresh=lambda k, _, p: self._reset(k, p), lazy=True)
 
-        def with_reset(operand):
-            obs, state = operand
-            fresh_obs, fresh_state = self._reset(reset_key, params)
-            pick = lambda new, old: jnp.where(done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old)  # noqa: E731
-            return jax.tree.map(pick, fresh_obs, obs), jax.tree.map(pick, fresh_state, state)
+    def _step_all(self, key: jax.Array, state: Any, actions: Any, params: Any) -> tuple:
+        """``step_env`` of every env, each with its own key split from ``key``; no reset."""
+        keys = jax.random.split(key, self.num_envs)
+        return jax.vmap(self.env.step_env, (0, 0, 0, None))(keys, state, actions, params)
 
-        final_obs = obs
-        obs, state = jax.lax.cond(done.any(), with_reset, lambda operand: operand, (obs, state))
-        info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": final_obs}
-        return obs, state, reward, terminated, truncated, info
+    def _done(self, state: Any, terminated: Any, params: Any) -> tuple[jax.Array, Any]:
+        return adapter(self.env).done(state, terminated, params, batched=True)
