@@ -18,16 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The constants are restated here (not imported) so that the reference stands on its own.
+from jaxmarket.core.validation import INT32_MAX  # the int32 type's bound, not a rule of the book
+
+# The book's constants are restated here (not imported) so that the reference stands on its own.
 BID, ASK = 0, 1
 LIMIT, IOC, MARKET, CANCEL, MODIFY, REPLACE, HALT, RESUME = range(8)
 OK, INVALID_MESSAGE, INVALID_QTY, INVALID_PRICE, UNKNOWN_ID, DUPLICATE_ID, SIDE_FULL, HELD = range(8)
 STATUS_NAMES = ("OK", "INVALID_MESSAGE", "INVALID_QTY", "INVALID_PRICE", "UNKNOWN_ID", "DUPLICATE_ID", "SIDE_FULL",
                 "HELD")
 EMPTY_ID = -1
-CANCEL_ALL = 2**31 - 1
+CANCEL_ALL = INT32_MAX
 MAX_PRICE = 2**30
-INT32_MAX = 2**31 - 1
 
 RESULT_FIELDS = (
     "status", "side", "filled", "remaining", "cancelled", "num_fills", "fill_qty", "fill_price",

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 NS_PER_S = 1e9
+SHOCK_OCCURS, SHOCK_SIGN = 0, 1  # positions in ``megashock``'s uniform pair
 
 
 def ou_transition(value: jax.Array, dt_ns: jax.Array, r_bar: jax.Array, kappa: jax.Array, fund_vol: jax.Array,
@@ -34,8 +35,9 @@ def megashock(dt_ns: jax.Array, rate: jax.Array, mean: jax.Array, var: jax.Array
               normal: jax.Array) -> jax.Array:
     """The megashock added over ``dt_ns``: with probability ``1 - e^{-rate dt}`` (at most one shock
     per interval; at the default rate a 60-s interval has one with probability 1.7e-7) a jump of
-    ``±N(mean, var)``. ``uniforms`` (2,) pick occurrence and sign and ``normal`` the size: three
-    independent draws (a shared draw would correlate the sign with the size and bias the mean)."""
-    happens = uniforms[0] < -jnp.expm1(-rate * dt_ns)
-    sign = jnp.where(uniforms[1] < 0.5, -1.0, 1.0)
+    ``±N(mean, var)``. ``uniforms`` (2,) pick occurrence and sign (``SHOCK_OCCURS``, ``SHOCK_SIGN``)
+    and ``normal`` the size: three independent draws (a shared draw would correlate the sign with
+    the size and bias the mean)."""
+    happens = uniforms[SHOCK_OCCURS] < -jnp.expm1(-rate * dt_ns)
+    sign = jnp.where(uniforms[SHOCK_SIGN] < 0.5, -1.0, 1.0)
     return jnp.where(happens, sign * (mean + jnp.sqrt(var) * normal), 0.0)

@@ -53,17 +53,17 @@ agent trading alongside.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmarket.core.validation import check_choice, check_int, check_range, check_within
+from jaxmarket.core.validation import INT32_MAX, check_choice, check_int, check_range, check_within
 from jaxmarket.background import agents, clock, fundamental, order_size
 from jaxmarket.lob.book import DEFAULT_MAX_FILLS, Book, empty
-from jaxmarket.lob.constants import EMPTY_ID, FULL_POLICIES, INT32_MAX, MAX_PRICE, OK, REPLACE
-from jaxmarket.lob.matching import apply
+from jaxmarket.lob.constants import EMPTY_ID, FULL_POLICIES, MAX_PRICE, OK, REPLACE
+from jaxmarket.lob.matching import Result, apply
 from jaxmarket.lob.messages import Message, cancel
 
 # Event kinds.
@@ -85,6 +85,7 @@ Z_SHOCK = 1  # the megashock's size
 Z_SIZE = 2  # order size within the mixture component
 Z_OBSERVATION = 3  # the value agent's observation noise
 NUM_NORMALS = 4
+MOVE_OU, MOVE_SHOCK = 0, 1  # positions in ``move_fundamental``'s normal pair
 
 # Defaults that depend on other fields (``None`` in the dataclasses below).
 DEFAULT_MM_LEVELS = 10  # ABIDES rmsc04: 10 orders per side (capped at the capacity)
@@ -99,10 +100,30 @@ MAX_SLOTS = 1_000_000
 
 @dataclasses.dataclass(frozen=True)
 class MarketConfig:
-    """Static settings: population sizes and shapes (changing one recompiles).
+    """Static settings: population sizes and shapes (changing one recompiles). Defaults are ABIDES
+    ``rmsc04``'s populations.
 
     ``None`` defaults are resolved from the other fields (``ladder_levels``, ``short_window``,
     ``fills_per_result``), so every default is valid with every valid value of the others.
+
+    Args:
+        n_noise: noise agents, in ``[0, MAX_POPULATION]``.
+        n_value: value agents, in ``[0, MAX_POPULATION]``.
+        n_momentum: momentum agents, in ``[0, MAX_POPULATION]``.
+        n_market_makers: adaptive market makers, in ``[0, MAX_POPULATION]``.
+        mm_levels: orders per side in a maker's ladder, in ``[1, capacity]``; ``None``:
+            ``min(10, capacity)``.
+        momentum_short: observations in the momentum agents' short average, in
+            ``[1, momentum_long]``; ``None``: ``min(20, momentum_long)``.
+        momentum_long: observations in their long average, in ``[1, 100_000]``.
+        capacity: orders per side of the book, in ``[2, 2**16]``.
+        max_fills: fills listed per book result, in ``[1, capacity]``; ``None``: ``min(8, capacity)``.
+        full_policy: what a full side does, ``"reject"`` or ``"evict"`` (``lob.constants``).
+        max_arrival_slots: event slots per ``advance`` for Poisson arrivals (a value arrival takes
+            two, a momentum arrival one), in ``[2, MAX_SLOTS]``.
+        max_noise_per_advance: noise agents that may act per ``advance``, in ``[1, MAX_SLOTS]``.
+
+    ``check()`` raises ``ValueError`` naming a field out of its range, its value and the range.
     """
 
     n_noise: int = 1000
@@ -175,10 +196,28 @@ class MarketConfig:
 
 @struct.dataclass
 class MarketParams:
-    """Numeric settings (traced). Defaults are ABIDES ``rmsc04``'s. Times of day in seconds after
-    midnight, whole milliseconds (see the module docstring); the fundamental in ABIDES's units (see
-    ``lob.fundamental``). ``None`` defaults are resolved from the other fields (``noise_start_ms``,
-    ``noise_end_ms``)."""
+    """Numeric settings (traced: changing one does not recompile). Defaults are ABIDES ``rmsc04``'s.
+
+    Times of day are seconds after midnight, whole milliseconds (see the module docstring); the
+    fundamental is in ABIDES's units: cents and nanoseconds (``background.fundamental``). ``None``
+    defaults are resolved from the other fields (``noise_start_ms``, ``noise_end_ms``). Each
+    field's unit and meaning is in the comment beside it; ``check()`` gives the valid ranges.
+
+    Args:
+        open_s, close_s: the session, seconds after midnight (``0 <= open_s < close_s <= 86_400``).
+        r_bar, kappa, fund_vol, megashock_rate, megashock_mean, megashock_var: the fundamental
+            (mean-reverting value with megashocks), cents and nanoseconds.
+        noise_wake_start_s, noise_wake_end_s: the noise agents' U-quadratic wake window, seconds
+            after midnight.
+        value_interval_s, value_obs_var, value_kappa, value_sigma_s, value_aggressive,
+            value_depth_spreads: the value agents' arrivals, observations, estimate and orders.
+        momentum_interval_s: mean seconds between a momentum agent's arrivals.
+        mm_period_s, mm_pov, mm_min_size, mm_level_spacing, mm_price_skew, mm_spread_alpha,
+            mm_initial_spread: the adaptive market makers' refreshes and ladders.
+
+    ``check()`` raises ``ValueError`` naming an out-of-range field, its value and the valid range
+    (and the other field, for a pair that depends on each other).
+    """
 
     open_s: float = 9.5 * clock.SECONDS_PER_HOUR
     close_s: float = 16.0 * clock.SECONDS_PER_HOUR
@@ -349,32 +388,69 @@ def _mean_dev(params: MarketParams, ref: jax.Array) -> jax.Array:
 
 
 def init(key: jax.Array, config: MarketConfig, params: MarketParams) -> MarketState:
-    """The market at the open: an empty book, the fundamental at ``r_bar``, agents fresh."""
+    """The market at the open: an empty book, the fundamental at ``r_bar``, agents fresh.
+
+    Args:
+        key: a typed PRNG key; split into the noise agents' wake times and the makers' phases.
+        config: the static settings (populations, capacity, slots); call ``config.check()`` first.
+        params: the numeric settings, concrete or traced; ``params.check()`` validates concrete ones.
+
+    Returns:
+        A ``MarketState`` at ``params.open_ms`` (int32 ms after midnight) with an empty book of
+        ``config.capacity`` orders per side, ``fundamental_dev = r_bar - ref`` (float32 cents) and
+        per-agent arrays of the shapes listed on ``MarketState``. Noise agents that wake before
+        the open are already counted in ``noise_next``.
+    """
     noise_key, phase_key = jax.random.split(key)
-    n_mm, levels = config.n_market_makers, config.ladder_levels
-    f32, i32 = jnp.float32, jnp.int32
     open_ms = _i32(params.open_ms)
     ref = _i32(params.ref_tick)
     mean_dev = _mean_dev(params, ref)
     book = empty(config.capacity, max_fills=config.fills_per_result, full_policy=config.full_policy)
     # Noise agents that wake before the open act at the open on the empty book: they send nothing.
     noise_wake = noise_wake_times(noise_key, config.n_noise, params.noise_start_ms, params.noise_end_ms)
-    period = _i32(params.mm_period_ms)
-    phase = jnp.floor(period.astype(f32) * jax.random.uniform(phase_key, (n_mm,))).astype(i32)
     return MarketState(
         book=book,
         time_ms=open_ms,
         ref=ref,
         fundamental_dev=mean_dev,
-        next_id=jnp.asarray(1, i32),
+        next_id=jnp.asarray(1, jnp.int32),
         noise_wake_ms=noise_wake,
-        noise_next=jnp.sum(noise_wake < open_ms).astype(i32),
+        noise_next=jnp.sum(noise_wake < open_ms).astype(jnp.int32),
+        **_fresh_value_agents(config, open_ms, mean_dev),
+        **_fresh_momentum_agents(config),
+        **_fresh_makers(phase_key, config, params, open_ms),
+        **_zero_counters(),
+    )
+
+
+def _fresh_value_agents(config: MarketConfig, open_ms: jax.Array, mean_dev: jax.Array) -> dict[str, jax.Array]:
+    """The value agents' memory at the open: estimates at the mean, no variance, no order."""
+    f32, i32 = jnp.float32, jnp.int32
+    return dict(
         value_estimate=jnp.full(config.n_value, mean_dev, f32),
         value_variance=jnp.zeros(config.n_value, f32),
         value_last_ms=jnp.full(config.n_value, open_ms, i32),
         value_order=jnp.full(config.n_value, EMPTY_ID, i32),
-        momentum_mids=jnp.zeros((config.n_momentum, config.momentum_long), f32),
-        momentum_count=jnp.zeros(config.n_momentum, i32),
+    )
+
+
+def _fresh_momentum_agents(config: MarketConfig) -> dict[str, jax.Array]:
+    """The momentum agents' memory at the open: no mids observed."""
+    return dict(
+        momentum_mids=jnp.zeros((config.n_momentum, config.momentum_long), jnp.float32),
+        momentum_count=jnp.zeros(config.n_momentum, jnp.int32),
+    )
+
+
+def _fresh_makers(phase_key: jax.Array, config: MarketConfig, params: MarketParams,
+                  open_ms: jax.Array) -> dict[str, jax.Array]:
+    """The market makers at the open: a first refresh at a uniform phase within the first period,
+    the initial spread, no ladder."""
+    n_mm, levels = config.n_market_makers, config.ladder_levels
+    f32, i32 = jnp.float32, jnp.int32
+    period = _i32(params.mm_period_ms)
+    phase = jnp.floor(period.astype(f32) * jax.random.uniform(phase_key, (n_mm,))).astype(i32)
+    return dict(
         mm_next_ms=open_ms + jnp.clip(phase, 0, jnp.maximum(period - 1, 0)),
         mm_spread=jnp.full(n_mm, params.mm_initial_spread, f32),
         mm_last_mid=jnp.full(n_mm, jnp.nan, f32),
@@ -383,6 +459,13 @@ def init(key: jax.Array, config: MarketConfig, params: MarketParams) -> MarketSt
         mm_prices=jnp.zeros((n_mm, 2, levels), i32),
         mm_sizes=jnp.zeros(n_mm, i32),
         mm_quoting=jnp.zeros(n_mm, bool),
+    )
+
+
+def _zero_counters() -> dict[str, jax.Array]:
+    """The event counters at the open, all 0."""
+    i32 = jnp.int32
+    return dict(
         accepted=jnp.zeros(len(EVENT_NAMES), i32),
         replaced=jnp.asarray(0, i32),
         dropped=jnp.asarray(0, i32),
@@ -403,21 +486,75 @@ class Events(struct.PyTreeNode):
     normals: jax.Array  # (num_events, NUM_NORMALS): columns Z_*
 
 
+class _Slots(NamedTuple):
+    """One group of event slots before sorting: int32 arrays of one length."""
+
+    time_ms: jax.Array
+    kind: jax.Array
+    agent: jax.Array
+
+
 def schedule(key: jax.Array, state: MarketState, config: MarketConfig, params: MarketParams,
              end_ms: jax.Array) -> tuple[Events, MarketState]:
-    """The events of ``[state.time_ms, end_ms)`` (int32 ms; ``end_ms`` at most the close), and the
-    state with the noise pointer, maker clocks and drop/defer/late counters moved on. Unused slots
-    are ``PAD`` events at ``end_ms``."""
+    """The events of ``[state.time_ms, end_ms)`` and the state with the noise pointer, maker clocks
+    and drop/defer/late counters moved on.
+
+    Args:
+        key: a typed PRNG key, split into seven: the two Poisson counts, the arrival times, the
+            arriving value and momentum agents, the per-event uniforms and normals.
+        state: the market before the interval.
+        config: the static settings; fixes ``config.num_events``.
+        params: the numeric settings.
+        end_ms: the interval's end, int32 ms after midnight, at most the close (an end before
+            ``state.time_ms`` is taken as ``state.time_ms``).
+
+    Returns:
+        ``(events, state)``: ``Events`` of ``config.num_events`` slots sorted by time (unused
+        slots are ``PAD`` events at ``end_ms``), and the state with ``noise_next``, ``deferred``,
+        ``mm_next_ms``, ``dropped`` and ``mm_late`` moved on.
+    """
     value_key, momentum_key, time_key, value_agent_key, momentum_agent_key, uniform_key, normal_key = (
         jax.random.split(key, 7))
-    i32, f32 = jnp.int32, jnp.float32
+    i32 = jnp.int32
     start = state.time_ms
     end = jnp.maximum(_i32(end_ms), start)
+    poisson, dropped = _poisson_slots((value_key, momentum_key, time_key, value_agent_key, momentum_agent_key),
+                                      config, params, start, end)
+    noise, noise_taken, noise_due = _noise_slots(state, config, start, end)
+    maker, maker_level, refresh, at, late = _maker_slots(state, config, start, end)
+
+    time_ms = jnp.concatenate([poisson.time_ms, noise.time_ms, maker.time_ms]).astype(i32)
+    order = jnp.argsort(time_ms, stable=True)
+    num = config.num_events
+    events = Events(
+        time_ms=time_ms[order],
+        kind=jnp.concatenate([poisson.kind, noise.kind, maker.kind]).astype(i32)[order],
+        agent=jnp.concatenate([poisson.agent, noise.agent, maker.agent]).astype(i32)[order],
+        level=jnp.concatenate([jnp.zeros(config.max_arrival_slots + config.max_noise_per_advance, i32),
+                               maker_level])[order],
+        uniforms=jax.random.uniform(uniform_key, (num, NUM_UNIFORMS)),
+        normals=jax.random.normal(normal_key, (num, NUM_NORMALS)),
+    )
+    next_refresh = jnp.where(refresh, at + _i32(params.mm_period_ms), state.mm_next_ms)
+    state = state.replace(
+        noise_next=state.noise_next + noise_taken,
+        deferred=state.deferred + jnp.maximum(noise_due - state.noise_next - noise_taken, 0),
+        mm_next_ms=next_refresh,
+        dropped=state.dropped + dropped,
+        mm_late=state.mm_late + late,
+    )
+    return events, state
+
+
+def _poisson_slots(keys: tuple[jax.Array, ...], config: MarketConfig, params: MarketParams, start: jax.Array,
+                   end: jax.Array) -> tuple[_Slots, jax.Array]:
+    """Poisson arrivals in ``[start, end)``: value pairs (cancel, order) first, then momentum, up to
+    ``max_arrival_slots``; the rest are ``PAD`` at ``end``. Also returns the arrivals dropped (int32)."""
+    value_key, momentum_key, time_key, value_agent_key, momentum_agent_key = keys
+    i32, f32 = jnp.int32, jnp.float32
     span = end - start
     span_s = span.astype(f32) / clock.MS_PER_S
     slots = config.max_arrival_slots
-
-    # Poisson arrivals: value pairs first, then momentum, up to the slot budget.
     if config.n_value:
         n_value = jax.random.poisson(value_key, config.n_value * span_s / params.value_interval_s).astype(i32)
     else:
@@ -438,56 +575,50 @@ def schedule(key: jax.Array, state: MarketState, config: MarketConfig, params: M
     momentum_agent = jax.random.randint(momentum_agent_key, (slots,), 0, max(config.n_momentum, 1))
     is_value = slot < 2 * value_taken
     is_momentum = ~is_value & (slot < 2 * value_taken + momentum_taken)
-    p_kind = jnp.where(is_value, jnp.where(slot % 2 == 0, VALUE_CANCEL, VALUE_ORDER),
-                       jnp.where(is_momentum, MOMENTUM, PAD))
-    p_time = jnp.where(is_value | is_momentum, arrival_time[arrival], end)
-    p_agent = jnp.where(is_value, value_agent[arrival], momentum_agent[arrival])
+    kind = jnp.where(is_value, jnp.where(slot % 2 == 0, VALUE_CANCEL, VALUE_ORDER),
+                     jnp.where(is_momentum, MOMENTUM, PAD))
+    time_ms = jnp.where(is_value | is_momentum, arrival_time[arrival], end)
+    agent = jnp.where(is_value, value_agent[arrival], momentum_agent[arrival])
+    return _Slots(time_ms, kind, agent), dropped
 
-    # Noise agents due by the end, at most max_noise_per_advance of them.
+
+def _noise_slots(state: MarketState, config: MarketConfig, start: jax.Array,
+                 end: jax.Array) -> tuple[_Slots, jax.Array, jax.Array]:
+    """Noise agents due by ``end``, at most ``max_noise_per_advance`` of them (the rest are ``PAD``
+    at ``end``). Also returns how many act (int32) and the pointer past every agent due (int32)."""
+    i32 = jnp.int32
     k = config.max_noise_per_advance
     if config.n_noise:
         due = jnp.searchsorted(state.noise_wake_ms, end, side="left").astype(i32)
-        due = jnp.where(span > 0, due, state.noise_next)
-        n_wake = state.noise_wake_ms[jnp.minimum(state.noise_next + jnp.arange(k, dtype=i32), config.n_noise - 1)]
+        due = jnp.where(end - start > 0, due, state.noise_next)
+        wake = state.noise_wake_ms[jnp.minimum(state.noise_next + jnp.arange(k, dtype=i32), config.n_noise - 1)]
     else:
         due = state.noise_next
-        n_wake = jnp.full(k, end, i32)
+        wake = jnp.full(k, end, i32)
     taken = jnp.minimum(due - state.noise_next, k)
-    n_index = state.noise_next + jnp.arange(k, dtype=i32)
-    n_live = jnp.arange(k) < taken
-    n_time = jnp.where(n_live, jnp.maximum(n_wake, start), end)
-    n_kind = jnp.where(n_live, NOISE, PAD)
+    index = state.noise_next + jnp.arange(k, dtype=i32)
+    live = jnp.arange(k) < taken
+    slots = _Slots(jnp.where(live, jnp.maximum(wake, start), end), jnp.where(live, NOISE, PAD), index)
+    return slots, taken, due
 
-    # Market-maker refreshes: one slot per ladder order, at most one refresh per maker per call.
+
+def _maker_slots(state: MarketState, config: MarketConfig, start: jax.Array,
+                 end: jax.Array) -> tuple[_Slots, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Market-maker refreshes: one slot per ladder order, at most one refresh per maker per call.
+    Also returns each slot's level (``side * levels + level``), which makers refresh ``(n_mm,)``
+    bool, when ``(n_mm,)`` int32 ms, and how many refreshes are late (int32)."""
+    i32 = jnp.int32
     n_mm, levels = config.n_market_makers, config.ladder_levels
     refresh = state.mm_next_ms < end
     at = jnp.maximum(state.mm_next_ms, start)
-    m_time = jnp.repeat(jnp.where(refresh, at, end), 2 * levels)
-    m_kind = jnp.repeat(jnp.where(refresh, MAKER, PAD), 2 * levels)
-    m_agent = jnp.repeat(jnp.arange(n_mm, dtype=i32), 2 * levels)
-    m_level = jnp.tile(jnp.arange(2 * levels, dtype=i32), n_mm)
+    slots = _Slots(
+        time_ms=jnp.repeat(jnp.where(refresh, at, end), 2 * levels),
+        kind=jnp.repeat(jnp.where(refresh, MAKER, PAD), 2 * levels),
+        agent=jnp.repeat(jnp.arange(n_mm, dtype=i32), 2 * levels),
+    )
+    level = jnp.tile(jnp.arange(2 * levels, dtype=i32), n_mm)
     late = jnp.sum(refresh & (state.mm_next_ms < start)).astype(i32)
-
-    time_ms = jnp.concatenate([p_time, n_time, m_time]).astype(i32)
-    order = jnp.argsort(time_ms, stable=True)
-    num = config.num_events
-    events = Events(
-        time_ms=time_ms[order],
-        kind=jnp.concatenate([p_kind, n_kind, m_kind]).astype(i32)[order],
-        agent=jnp.concatenate([p_agent, n_index, m_agent]).astype(i32)[order],
-        level=jnp.concatenate([jnp.zeros(slots + k, i32), m_level])[order],
-        uniforms=jax.random.uniform(uniform_key, (num, NUM_UNIFORMS)),
-        normals=jax.random.normal(normal_key, (num, NUM_NORMALS)),
-    )
-    next_refresh = jnp.where(refresh, at + _i32(params.mm_period_ms), state.mm_next_ms)
-    state = state.replace(
-        noise_next=state.noise_next + taken,
-        deferred=state.deferred + jnp.maximum(due - state.noise_next - taken, 0),
-        mm_next_ms=next_refresh,
-        dropped=state.dropped + dropped,
-        mm_late=state.mm_late + late,
-    )
-    return events, state
+    return slots, level, refresh, at, late
 
 
 def _select(kind: jax.Array, candidates: dict[int, Message]) -> Message:
@@ -502,17 +633,149 @@ def _select(kind: jax.Array, candidates: dict[int, Message]) -> Message:
 
 def move_fundamental(dev: jax.Array, elapsed_ms: jax.Array, params: MarketParams, mean_dev: jax.Array,
                      uniforms: jax.Array, normals: jax.Array) -> jax.Array:
-    """The fundamental's deviation after ``elapsed_ms``: the exact OU transition (``normals[0]``) plus
-    a megashock (occurrence ``uniforms[0]``, sign ``uniforms[1]``, size ``normals[1]``)."""
+    """The fundamental's deviation after ``elapsed_ms``: the exact OU transition plus a megashock.
+
+    Args:
+        dev: the deviation from the reference tick now, float32 cents.
+        elapsed_ms: the time elapsed, int32 ms.
+        params: the fundamental's ``kappa``, ``fund_vol`` and megashock parameters.
+        mean_dev: the mean ``r_bar - ref``, float32 cents.
+        uniforms: ``(2,)`` float32 in [0, 1): the megashock's occurrence, then its sign
+            (``fundamental.SHOCK_OCCURS``, ``SHOCK_SIGN``).
+        normals: ``(2,)`` float32 standard normals: the OU move (``MOVE_OU``), then the
+            megashock's size (``MOVE_SHOCK``).
+
+    Returns:
+        The deviation after ``elapsed_ms``, float32 cents.
+    """
     elapsed_ns = elapsed_ms.astype(jnp.float32) * clock.NS_PER_MS
-    dev = fundamental.ou_transition(dev, elapsed_ns, mean_dev, params.kappa, params.fund_vol, normals[0])
+    dev = fundamental.ou_transition(dev, elapsed_ns, mean_dev, params.kappa, params.fund_vol, normals[MOVE_OU])
     return dev + fundamental.megashock(elapsed_ns, params.megashock_rate, params.megashock_mean,
-                                       params.megashock_var, uniforms, normals[1])
+                                       params.megashock_var, uniforms, normals[MOVE_SHOCK])
+
+
+class _Orders(NamedTuple):
+    """The agents' candidate messages of one event: per event kind, the message, whether it is
+    sent, and the state fields that change if the event is of that kind."""
+
+    candidates: dict[int, Message]
+    sends: dict[int, jax.Array]
+    updates: dict[str, jax.Array]
+
+
+class _MakerPlan(NamedTuple):
+    """A maker event's ladder plan and the ladder slot it places."""
+
+    mm: jax.Array  # the maker's index
+    first: jax.Array  # bool: the first level's event (it plans the ladder)
+    prices: jax.Array  # (2, levels) int32
+    sizes: jax.Array  # () int32
+    spread: jax.Array  # () float32
+    last_mid: jax.Array  # () float32
+    quoting: jax.Array  # () bool
+    side: jax.Array
+    level: jax.Array
+    old_id: jax.Array  # the order now in that ladder slot
+
+
+def _value_orders(config: MarketConfig, params: MarketParams, state: MarketState, event: Events,
+                  value: jax.Array, mean_dev: jax.Array, size: jax.Array, orders: _Orders) -> None:
+    """A value event: update the estimate, then send the order (the previous one was cancelled in
+    the slot just before)."""
+    u, z, kind, book, new_id = event.uniforms, event.normals, event.kind, state.book, state.next_id
+    v = jnp.minimum(event.agent, config.n_value - 1)
+    estimate, variance, forecast = agents.value_estimate(
+        state.value_estimate[v], state.value_variance[v],
+        (event.time_ms - state.value_last_ms[v]).astype(jnp.float32) * clock.NS_PER_MS,
+        (_i32(params.close_ms) - event.time_ms).astype(jnp.float32) * clock.NS_PER_MS,
+        jnp.round(value + jnp.sqrt(params.value_obs_var) * z[Z_OBSERVATION]), mean_dev, params.value_kappa,
+        params.value_sigma_s, params.value_obs_var)
+    value_msg, _ = agents.value_order(book, forecast, u[U_VALUE_AGGRESSIVE], u[U_VALUE_ADJUST],
+                                      u[U_VALUE_SIDE], params.value_aggressive, params.value_depth_spreads,
+                                      size, new_id, config.value_owner + v, ref=state.ref)
+    previous = state.value_order[v]
+    orders.candidates[VALUE_CANCEL], orders.sends[VALUE_CANCEL] = cancel(previous), previous != EMPTY_ID
+    orders.candidates[VALUE_ORDER], orders.sends[VALUE_ORDER] = value_msg, size > 0
+    is_value = kind == VALUE_ORDER
+    orders.updates.update(
+        value_estimate=state.value_estimate.at[v].set(jnp.where(is_value, estimate, state.value_estimate[v])),
+        value_variance=state.value_variance.at[v].set(jnp.where(is_value, variance, state.value_variance[v])),
+        value_last_ms=state.value_last_ms.at[v].set(jnp.where(is_value, event.time_ms, state.value_last_ms[v])),
+        value_order=state.value_order.at[v].set(
+            jnp.where(is_value, new_id, jnp.where(kind == VALUE_CANCEL, EMPTY_ID, previous))),
+    )
+
+
+def _momentum_orders(config: MarketConfig, state: MarketState, event: Events, size: jax.Array,
+                     orders: _Orders) -> None:
+    """A momentum event: record the mid, trade once both averages exist."""
+    book = state.book
+    m = jnp.minimum(event.agent, config.n_momentum - 1)
+    mids, count = agents.momentum_record(state.momentum_mids[m], state.momentum_count[m], book, ref=state.ref)
+    ready, buy = agents.momentum_signal(mids, count, config.short_window)
+    momentum_msg, momentum_ok = agents.momentum_order(book, buy, size, state.next_id, config.momentum_owner + m)
+    orders.candidates[MOMENTUM], orders.sends[MOMENTUM] = momentum_msg, ready & momentum_ok & (size > 0)
+    is_momentum = event.kind == MOMENTUM
+    orders.updates.update(
+        momentum_mids=state.momentum_mids.at[m].set(jnp.where(is_momentum, mids, state.momentum_mids[m])),
+        momentum_count=state.momentum_count.at[m].set(jnp.where(is_momentum, count, state.momentum_count[m])),
+    )
+
+
+def _noise_orders(config: MarketConfig, state: MarketState, event: Events, size: jax.Array, orders: _Orders) -> None:
+    """A noise event: a market order on a random side."""
+    noise_msg, noise_ok = agents.noise_order(state.book, event.uniforms[U_NOISE_SIDE], size, state.next_id,
+                                             jnp.minimum(event.agent, config.n_noise - 1))
+    orders.candidates[NOISE], orders.sends[NOISE] = noise_msg, noise_ok & (size > 0)
+
+
+def _maker_orders(config: MarketConfig, params: MarketParams, state: MarketState, event: Events,
+                  orders: _Orders) -> _MakerPlan:
+    """A maker event: the first level's event plans the ladder, every level's event places one order."""
+    book, levels = state.book, config.ladder_levels
+    mm = jnp.minimum(event.agent, config.n_market_makers - 1)
+    first = event.level == 0
+    prices, sizes, spread, last_mid, quoting = agents.maker_plan(
+        book, state.mm_spread[mm], state.mm_last_mid[mm], state.mm_volume[mm], levels, params.mm_pov,
+        params.mm_min_size, params.mm_level_spacing, params.mm_spread_alpha, params.mm_price_skew,
+        ref=state.ref)
+    prices = jnp.where(first, prices, state.mm_prices[mm])
+    sizes = jnp.where(first, sizes, state.mm_sizes[mm])
+    quoting = jnp.where(first, quoting, state.mm_quoting[mm])
+    mm_side, mm_level = event.level // levels, event.level % levels
+    old_id = state.mm_orders[mm, mm_side, mm_level]
+    orders.candidates[MAKER] = agents.maker_order(book, old_id, state.next_id, mm_side, prices[mm_side, mm_level],
+                                                  sizes, config.maker_owner + mm)
+    orders.sends[MAKER] = quoting
+    return _MakerPlan(mm, first, prices, sizes, spread, last_mid, quoting, mm_side, mm_level, old_id)
+
+
+def _maker_updates(state: MarketState, plan: _MakerPlan, kind: jax.Array, live: jax.Array, accepted: jax.Array,
+                   result: Result, msg: Message) -> dict[str, jax.Array]:
+    """The makers' memory after the event: a planning event stores its plan and restarts the
+    volume count, every traded quantity is added to each maker's volume, and a placed order's id
+    goes into its ladder slot."""
+    mm = plan.mm
+    is_maker = kind == MAKER
+    planned = is_maker & plan.first
+    traded = jnp.where(live, result.filled, 0)
+    mm_volume = state.mm_volume + jnp.zeros((1, 2), jnp.int32).at[0, result.side].set(traded)
+    mm_volume = mm_volume.at[mm].set(jnp.where(planned, 0, mm_volume[mm]))
+    return dict(
+        mm_spread=state.mm_spread.at[mm].set(jnp.where(planned, plan.spread, state.mm_spread[mm])),
+        mm_last_mid=state.mm_last_mid.at[mm].set(jnp.where(planned, plan.last_mid, state.mm_last_mid[mm])),
+        mm_volume=mm_volume,
+        mm_prices=state.mm_prices.at[mm].set(jnp.where(planned, plan.prices, state.mm_prices[mm])),
+        mm_sizes=state.mm_sizes.at[mm].set(jnp.where(planned, plan.sizes, state.mm_sizes[mm])),
+        mm_quoting=state.mm_quoting.at[mm].set(jnp.where(planned, plan.quoting, state.mm_quoting[mm])),
+        mm_orders=state.mm_orders.at[mm, plan.side, plan.level].set(
+            jnp.where(is_maker & live, state.next_id, plan.old_id)),
+        replaced=state.replaced + (accepted & is_maker & (msg.kind == REPLACE)).astype(jnp.int32),
+    )
 
 
 def _event(config: MarketConfig, params: MarketParams):
-    n_value, n_momentum, n_noise, n_mm = config.n_value, config.n_momentum, config.n_noise, config.n_market_makers
-    levels = config.ladder_levels
+    """The scan body of ``advance_ms``: one event applied to the market state."""
     shock_columns = jnp.asarray([U_SHOCK_OCCURS, U_SHOCK_SIGN])
     move_columns = jnp.asarray([Z_OU, Z_SHOCK])
 
@@ -526,73 +789,18 @@ def _event(config: MarketConfig, params: MarketParams):
                                  u[shock_columns], z[move_columns])
         value = jnp.where(real, moved, state.fundamental_dev)
         size = order_size.order_size(u[U_SIZE], z[Z_SIZE], book.max_qty)
-        new_id = state.next_id
-        updates: dict[str, jax.Array] = {}
-        candidates: dict[int, Message] = {}
-        sends: dict[int, jax.Array] = {}
-
-        if n_value:
-            # Update the estimate, then send the order (the previous one was cancelled in the slot just before).
-            v = jnp.minimum(event.agent, n_value - 1)
-            estimate, variance, forecast = agents.value_estimate(
-                state.value_estimate[v], state.value_variance[v],
-                (event.time_ms - state.value_last_ms[v]).astype(jnp.float32) * clock.NS_PER_MS,
-                (_i32(params.close_ms) - event.time_ms).astype(jnp.float32) * clock.NS_PER_MS,
-                jnp.round(value + jnp.sqrt(params.value_obs_var) * z[Z_OBSERVATION]), mean_dev, params.value_kappa,
-                params.value_sigma_s, params.value_obs_var)
-            value_msg, _ = agents.value_order(book, forecast, u[U_VALUE_AGGRESSIVE], u[U_VALUE_ADJUST],
-                                              u[U_VALUE_SIDE], params.value_aggressive, params.value_depth_spreads,
-                                              size, new_id, config.value_owner + v, ref=state.ref)
-            previous = state.value_order[v]
-            candidates[VALUE_CANCEL], sends[VALUE_CANCEL] = cancel(previous), previous != EMPTY_ID
-            candidates[VALUE_ORDER], sends[VALUE_ORDER] = value_msg, size > 0
-            is_value = kind == VALUE_ORDER
-            updates.update(
-                value_estimate=state.value_estimate.at[v].set(jnp.where(is_value, estimate, state.value_estimate[v])),
-                value_variance=state.value_variance.at[v].set(jnp.where(is_value, variance, state.value_variance[v])),
-                value_last_ms=state.value_last_ms.at[v].set(jnp.where(is_value, event.time_ms, state.value_last_ms[v])),
-                value_order=state.value_order.at[v].set(
-                    jnp.where(is_value, new_id, jnp.where(kind == VALUE_CANCEL, EMPTY_ID, previous))),
-            )
-
-        if n_momentum:
-            # Record the mid, trade once both averages exist.
-            m = jnp.minimum(event.agent, n_momentum - 1)
-            mids, count = agents.momentum_record(state.momentum_mids[m], state.momentum_count[m], book, ref=state.ref)
-            ready, buy = agents.momentum_signal(mids, count, config.short_window)
-            momentum_msg, momentum_ok = agents.momentum_order(book, buy, size, new_id, config.momentum_owner + m)
-            candidates[MOMENTUM], sends[MOMENTUM] = momentum_msg, ready & momentum_ok & (size > 0)
-            is_momentum = kind == MOMENTUM
-            updates.update(
-                momentum_mids=state.momentum_mids.at[m].set(jnp.where(is_momentum, mids, state.momentum_mids[m])),
-                momentum_count=state.momentum_count.at[m].set(jnp.where(is_momentum, count, state.momentum_count[m])),
-            )
-
-        if n_noise:
-            noise_msg, noise_ok = agents.noise_order(book, u[U_NOISE_SIDE], size, new_id,
-                                                     jnp.minimum(event.agent, n_noise - 1))
-            candidates[NOISE], sends[NOISE] = noise_msg, noise_ok & (size > 0)
-
-        if n_mm:
-            # The first level's event plans the ladder, every level's event places one order.
-            mm = jnp.minimum(event.agent, n_mm - 1)
-            first = event.level == 0
-            prices, sizes, spread, last_mid, quoting = agents.maker_plan(
-                book, state.mm_spread[mm], state.mm_last_mid[mm], state.mm_volume[mm], levels, params.mm_pov,
-                params.mm_min_size, params.mm_level_spacing, params.mm_spread_alpha, params.mm_price_skew,
-                ref=state.ref)
-            prices = jnp.where(first, prices, state.mm_prices[mm])
-            sizes = jnp.where(first, sizes, state.mm_sizes[mm])
-            quoting = jnp.where(first, quoting, state.mm_quoting[mm])
-            mm_side, mm_level = event.level // levels, event.level % levels
-            old_id = state.mm_orders[mm, mm_side, mm_level]
-            candidates[MAKER] = agents.maker_order(book, old_id, new_id, mm_side, prices[mm_side, mm_level], sizes,
-                                                   config.maker_owner + mm)
-            sends[MAKER] = quoting
-
-        if candidates:
-            msg = _select(kind, candidates)
-            live = jnp.select([kind == k for k in sends], list(sends.values()), False)
+        orders = _Orders({}, {}, {})
+        if config.n_value:
+            _value_orders(config, params, state, event, value, mean_dev, size, orders)
+        if config.n_momentum:
+            _momentum_orders(config, state, event, size, orders)
+        if config.n_noise:
+            _noise_orders(config, state, event, size, orders)
+        plan = _maker_orders(config, params, state, event, orders) if config.n_market_makers else None
+        updates = orders.updates
+        if orders.candidates:
+            msg = _select(kind, orders.candidates)
+            live = jnp.select([kind == k for k in orders.sends], list(orders.sends.values()), False)
             new_book, result = apply(book, msg)
             book = jax.tree.map(lambda new, old: jnp.where(live, new, old), new_book, book)
             accepted = live & (result.status == OK)
@@ -603,22 +811,8 @@ def _event(config: MarketConfig, params: MarketParams):
                 agent_evicted=state.agent_evicted + jnp.where(live & (result.evicted_owner == config.agent_owner),
                                                               result.evicted_qty, 0),
             )
-            if n_mm:
-                is_maker = kind == MAKER
-                plan = is_maker & first
-                traded = jnp.where(live, result.filled, 0)
-                mm_volume = state.mm_volume + jnp.zeros((1, 2), jnp.int32).at[0, result.side].set(traded)
-                mm_volume = mm_volume.at[mm].set(jnp.where(plan, 0, mm_volume[mm]))
-                updates.update(
-                    mm_spread=state.mm_spread.at[mm].set(jnp.where(plan, spread, state.mm_spread[mm])),
-                    mm_last_mid=state.mm_last_mid.at[mm].set(jnp.where(plan, last_mid, state.mm_last_mid[mm])),
-                    mm_volume=mm_volume,
-                    mm_prices=state.mm_prices.at[mm].set(jnp.where(plan, prices, state.mm_prices[mm])),
-                    mm_sizes=state.mm_sizes.at[mm].set(jnp.where(plan, sizes, state.mm_sizes[mm])),
-                    mm_quoting=state.mm_quoting.at[mm].set(jnp.where(plan, quoting, state.mm_quoting[mm])),
-                    mm_orders=state.mm_orders.at[mm, mm_side, mm_level].set(jnp.where(is_maker & live, new_id, old_id)),
-                    replaced=state.replaced + (accepted & is_maker & (msg.kind == REPLACE)).astype(jnp.int32),
-                )
+            if plan is not None:
+                updates.update(_maker_updates(state, plan, kind, live, accepted, result, msg))
         state = state.replace(book=book, time_ms=jnp.where(real, event.time_ms, state.time_ms), fundamental_dev=value,
                               **updates)
         return state, None
@@ -628,10 +822,27 @@ def _event(config: MarketConfig, params: MarketParams):
 
 def advance_ms(key: jax.Array, state: MarketState, config: MarketConfig, params: MarketParams,
                duration_ms: jax.Array) -> MarketState:
-    """Trade for ``duration_ms`` milliseconds (int; clipped to ``[0, clock.DAY_MS]``; nothing happens
-    after the close). Each maker refreshes at most once per call, so a call should not be longer
-    than ``params.mm_period_s`` (later refreshes are delayed and counted in ``state.mm_late``).
-    Jittable and vmappable; ``config`` is static."""
+    """Trade for ``duration_ms`` milliseconds. Jittable and vmappable; ``config`` is static.
+
+    Each maker refreshes at most once per call, so a call should not be longer than
+    ``params.mm_period_s`` (later refreshes are delayed and counted in ``state.mm_late``).
+
+    Args:
+        key: a typed PRNG key, split into the schedule's key and the end-of-interval move of the
+            fundamental (a uniform pair and a normal pair).
+        state: the market (``init`` or a previous ``advance``).
+        config: the static settings ``state`` was built with.
+        params: the numeric settings.
+        duration_ms: int milliseconds, clipped to ``[0, clock.DAY_MS]``; nothing happens after the
+            close.
+
+    Returns:
+        The ``MarketState`` at ``min(time_ms + duration, max(close, time_ms))`` (int32 ms), every
+        event of the interval applied and the fundamental moved to that time.
+
+    Raises:
+        Nothing inside ``jit``: check ``config`` and concrete ``params`` first (``check()``).
+    """
     schedule_key, shock_key, move_key = jax.random.split(key, 3)
     duration = jnp.clip(_i32(duration_ms), 0, clock.DAY_MS)
     end = jnp.minimum(state.time_ms + duration, jnp.maximum(_i32(params.close_ms), state.time_ms))
@@ -646,16 +857,43 @@ def advance_ms(key: jax.Array, state: MarketState, config: MarketConfig, params:
 
 def advance(key: jax.Array, state: MarketState, config: MarketConfig, params: MarketParams,
             duration_s: Any) -> MarketState:
-    """``advance_ms`` for ``duration_s`` seconds, converted with ``seconds_to_ms`` (a Python number
-    exactly; a float32 array or tracer to the nearest millisecond of its float32 value)."""
+    """``advance_ms`` for a duration in seconds.
+
+    Args:
+        key: a typed PRNG key (see ``advance_ms``).
+        state: the market.
+        config: the static settings.
+        params: the numeric settings.
+        duration_s: seconds, converted with ``clock.seconds_to_ms``: a Python number exactly, a
+            float32 array or tracer to the nearest millisecond of its float32 value.
+
+    Returns:
+        The ``MarketState`` after the interval (see ``advance_ms``).
+
+    Raises:
+        ValueError: a concrete ``duration_s`` that is NaN; ``OverflowError`` for an infinite one
+            (a concrete duration is rounded to the nearest millisecond, ``clock.seconds_to_ms``).
+    """
     return advance_ms(key, state, config, params, clock.seconds_to_ms(duration_s))
 
 
 def advance_chunks(key: jax.Array, state: MarketState, config: MarketConfig, params: MarketParams,
                    duration_ms: jax.Array, chunks: int) -> MarketState:
-    """Trade for ``duration_ms`` in ``chunks`` (static) consecutive ``advance_ms`` calls whose lengths
-    differ by at most 1 ms and add up to ``duration_ms`` exactly; with ``chunks >=
-    ceil(duration / mm_period)`` no maker refresh is delayed."""
+    """Trade for ``duration_ms`` in consecutive ``advance_ms`` calls whose lengths differ by at most
+    1 ms and add up to ``duration_ms`` exactly; with ``chunks >= ceil(duration / mm_period)`` no
+    maker refresh is delayed.
+
+    Args:
+        key: a typed PRNG key, split into one key per call (used whole when ``chunks == 1``).
+        state: the market.
+        config: the static settings.
+        params: the numeric settings.
+        duration_ms: int milliseconds, clipped to ``[0, clock.DAY_MS]``.
+        chunks: the number of calls (static), >= 1.
+
+    Returns:
+        The ``MarketState`` after the interval (see ``advance_ms``).
+    """
     duration = jnp.clip(_i32(duration_ms), 0, clock.DAY_MS)
     if chunks == 1:
         return advance_ms(key, state, config, params, duration)

@@ -17,7 +17,11 @@ from jaxmarket.lob.constants import BID, EMPTY_ID
 
 
 def always_market() -> Policy:
-    """A market order every step until the parent is done."""
+    """A market order every step until the parent is done.
+
+    Returns:
+        A policy ``act(key, obs, state, params)`` giving the int32 scalar ``MARKET_ORDER``.
+    """
 
     def act(key: jax.Array, obs: Any, state: Any, params: Any) -> jax.Array:
         return jnp.asarray(MARKET_ORDER, jnp.int32)
@@ -27,7 +31,12 @@ def always_market() -> Policy:
 
 def twap() -> Policy:
     """Time-weighted: a market order whenever the shares done are behind the even schedule
-    ``parent * (steps taken + 1) / steps`` for the end of this step, else wait."""
+    ``parent * (steps taken + 1) / steps`` for the end of this step, else wait.
+
+    Returns:
+        A policy ``act(key, obs, state, params)`` giving an int32 scalar action (``MARKET_ORDER``
+        or ``WAIT``) from ``state.done_qty`` and ``state.time``.
+    """
 
     def act(key: jax.Array, obs: Any, state: Any, params: Any) -> jax.Array:
         target = params.parent_size * (state.time + 1) / params.max_steps_in_episode
@@ -38,7 +47,12 @@ def twap() -> Policy:
 
 def always_passive() -> Policy:
     """A limit order at the near touch, kept while it rests there (so it keeps its queue place);
-    re-placed when it has been filled or the touch has moved away from it."""
+    re-placed when it has been filled or the touch has moved away from it.
+
+    Returns:
+        A policy ``act(key, obs, state, params)`` giving an int32 scalar action (``LIMIT_ORDER``
+        or ``WAIT``) from the book and ``state.order_id`` / ``state.order_price``.
+    """
 
     def act(key: jax.Array, obs: Any, state: Any, params: Any) -> jax.Array:
         book = state.market.book

@@ -69,7 +69,7 @@ REPLAYED = (*ORDERS, HALT)  # rows that become book messages
 SKIPPED = (EXECUTE_HIDDEN, CROSS)  # rows that do not
 NUM_COLUMNS = 6
 PRICE_SCALE = 10_000  # LOBSTER prices are dollars times this
-ID_LIMIT = 2**31  # ids and sizes are below this (int32)
+ID_LIMIT = INT32_MAX + 1  # ids and sizes are below this (int32)
 
 
 class CrossPrints(NamedTuple):
@@ -97,13 +97,25 @@ def load_lobster(path: str | os.PathLike, *, tick: int = 100, owner: int = 0) ->
     """Read a LOBSTER message file into a message stream for ``lob.apply_many`` on a book made
     with ``halts=True``.
 
-    ``tick``: price units (dollars times 10,000) per book tick, an integer >= 1; the default 100
-    makes one tick one cent. ``owner``: the owner recorded on every order, an int32 integer.
-    Raises ``ValueError`` naming the argument, or the row and the column of a malformed value:
-    an unknown type or direction, an id outside ``[0, 2**31)`` (``[-2**31, 2**31)`` on a cross),
-    a size outside ``[1, 2**31)`` (``[0, 2**31)`` on a cross), a price that is not a positive
-    multiple of ``tick`` below ``2**31`` ticks, a type 7 price other than -1, 0 or 1, a time that is
-    not finite or earlier than the row before; and for an empty file or one with a header line.
+    Args:
+        path: the message file (six numeric columns: time, type, order id, size, price,
+            direction; no header).
+        tick: price units (dollars times 10,000) per book tick, an integer >= 1; the default 100
+            makes one tick one cent.
+        owner: the owner recorded on every order, an int32 integer.
+
+    Returns:
+        A ``LobsterStream``: ``messages`` with int32 fields of shape ``(T,)`` (prices in ticks,
+        sizes in shares), ``times`` float64 ``(T,)`` seconds after midnight, ``event_types`` int32
+        ``(T,)``, the ``skipped`` row counts per type and the ``crosses`` (type 6 rows).
+
+    Raises:
+        ValueError: naming the argument, or the row and the column of a malformed value: an
+            unknown type or direction, an id outside ``[0, 2**31)`` (``[-2**31, 2**31)`` on a
+            cross), a size outside ``[1, 2**31)`` (``[0, 2**31)`` on a cross), a price that is not
+            a positive multiple of ``tick`` below ``2**31`` ticks, a type 7 price other than -1, 0
+            or 1, a time that is not finite or earlier than the row before; and for an empty file
+            or one with a header line.
     """
     check_int("tick", tick, 1)
     check_int("owner", owner, INT32_MIN, INT32_MAX)

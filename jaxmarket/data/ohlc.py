@@ -136,18 +136,29 @@ def load_ohlc(
     time_format: str | None = None,
     max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
 ) -> PriceSeries:
-    """Read one price column of a CSV file with a header row into a ``PriceSeries``.
+    """Read one price column of a bar or tick CSV file with a header row into a ``PriceSeries``.
+    Blank lines are skipped.
 
-    ``column``: the price column (``Open``/``High``/``Low``/``Close`` of a bar file, or any column
-    of a tick file, e.g. ``Bid``). ``time_format``: a ``datetime.strptime`` format; ``None`` tries
-    ``TIME_FORMATS`` on the first row and uses the first that parses for every row.
-    ``max_gap_hours``: the longest allowed time between consecutive rows, in ``(0, inf]``.
+    Args:
+        path: the CSV file.
+        column: the price column (``Open``/``High``/``Low``/``Close`` of a bar file, or any column
+            of a tick file, e.g. ``Bid``).
+        time_column: the timestamp column.
+        time_format: a ``datetime.strptime`` format; ``None`` tries ``TIME_FORMATS`` on the first
+            row and uses the first that parses for every row.
+        max_gap_hours: the longest allowed time between consecutive rows, hours, in ``(0, inf]``.
 
-    Raises ``ValueError`` (naming the file, line, column and value) for a missing column, fewer
-    than two rows, an empty, unparsable, non-finite or non-positive price, an unparsable
-    timestamp, timestamps not strictly increasing at one-second resolution, a gap longer than
-    ``max_gap_hours`` and, where all of Open/High/Low/Close exist, a bar with
-    ``Low > min(Open, Close)`` or ``High < max(Open, Close)``. Blank lines are skipped.
+    Returns:
+        A ``PriceSeries``: ``times`` ``datetime64[s]`` ``(n,)`` (UTC, strictly increasing) and
+        ``prices`` float64 ``(n,)`` in the file's quote units, ``n >= 2``.
+
+    Raises:
+        ValueError: naming the file, line, column and value, for a missing column, fewer than two
+            rows, an empty, unparsable, non-finite or non-positive price, an unparsable timestamp,
+            timestamps not strictly increasing at one-second resolution, a gap longer than
+            ``max_gap_hours`` and, where all of Open/High/Low/Close exist, a bar with
+            ``Low > min(Open, Close)`` or ``High < max(Open, Close)``; and for a ``max_gap_hours``
+            out of its range.
     """
     source = os.fspath(path)
     is_number = isinstance(max_gap_hours, (int, float, np.number)) and not isinstance(max_gap_hours, bool)
@@ -220,10 +231,14 @@ def load_ohlc(
 
 
 def eurusd_hourly() -> PriceSeries:
-    """The bundled hourly EUR/USD ask closes of 2017 (US dollars per euro; 6225 bars).
+    """The bundled hourly EUR/USD ask closes of 2017.
 
     Data: gym-anytrading 2.0.0, MIT License, Copyright (c) 2019 Mohammad Amin Haghpanah (see
     ``EURUSD_LICENSE`` next to the file).
+
+    Returns:
+        A ``PriceSeries`` of 6225 bars: ``times`` ``datetime64[s]`` from 2017-01-01 22:00 to
+        2017-12-29 21:00 (UTC) and ``prices`` float64, US dollars per euro.
     """
     with resources.as_file(resources.files(DATA_PACKAGE).joinpath(EURUSD_FILE)) as path:
         return load_ohlc(path, column=DEFAULT_PRICE_COLUMN)

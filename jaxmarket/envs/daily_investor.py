@@ -65,6 +65,14 @@ BUY, HOLD, SELL = 0, 1, 2
 NUM_ACTIONS = 3
 IMBALANCE_DEPTH = 3
 
+# Observation columns (float32, ``(OBS_SIZE,)``).
+OBS_HOLDINGS = 0  # shares held
+OBS_IMBALANCE = 1  # bid share of the quantity in the top IMBALANCE_DEPTH levels, in [0, 1]
+OBS_SPREAD = 2  # best ask - best bid, cents (0 unless both sides hold orders)
+OBS_DIRECTION = 3  # mid - last trade, cents
+OBS_RETURNS = 4  # first of the last HISTORY - 1 changes of the mid, cents, oldest first
+OBS_SIZE = OBS_RETURNS + market_env.HISTORY - 1
+
 
 @struct.dataclass
 class DailyInvestorParams(market_env.MarketEnvParams):
@@ -121,7 +129,33 @@ def cash(state: DailyInvestorState, params: DailyInvestorParams) -> np.ndarray:
 
 
 class DailyInvestor(market_env.MarketEnv):
-    """ABIDES-Gym's daily investor (see the module docstring)."""
+    """ABIDES-Gym's daily investor on the background market (the module docstring gives the
+    episode, the money and the deviations from ABIDES-Gym).
+
+    - observation: float32 ``(OBS_SIZE,)`` = ``(7,)``, columns ``OBS_*``:
+        - ``OBS_HOLDINGS``: shares held;
+        - ``OBS_IMBALANCE``: bid share of the quantity in the top ``IMBALANCE_DEPTH`` levels, in [0, 1];
+        - ``OBS_SPREAD``: best ask - best bid, cents;
+        - ``OBS_DIRECTION``: mid - last trade, cents;
+        - ``OBS_RETURNS`` on: the last three changes of the mid between steps, cents, oldest first.
+    - action: ``Discrete(3)``, an int32 scalar: ``BUY`` (0) or ``SELL`` (2) a market order of
+      ``order_size`` shares, ``HOLD`` (1); any other value is ``HOLD``, counted in
+      ``n_invalid_actions``.
+    - reward: float32 scalar: the change of the marked-to-market value (cents) divided by
+      ``order_size * reward_steps`` (dense), or the episode's total change so divided at its end
+      (``sparse_reward``).
+    - state: ``DailyInvestorState``: the background market (``MarketState``) and the opening it
+      restarts from, ``holdings`` (int32 shares), ``mark`` (int32 ticks), ``pnl`` (float32 cents),
+      the mid history (float32 ``(HISTORY,)`` cents from ``ref``), the step count and counters.
+
+    Args:
+        **overrides: fields of ``MarketConfig`` (static) and ``DailyInvestorParams`` (the default
+            parameters), by name.
+
+    Raises:
+        ValueError: an unknown field name, or a value out of its range (naming field, value and
+            valid range).
+    """
 
     params_class = DailyInvestorParams
 
@@ -179,22 +213,23 @@ class DailyInvestor(market_env.MarketEnv):
     def get_obs(self, state: DailyInvestorState, params: DailyInvestorParams, key: Any = None) -> jax.Array:
         book = state.market.book
         last = (market_env.last_tick(book, state.market.ref) - state.ref).astype(jnp.float32)
-        features = [
-            state.holdings.astype(jnp.float32),
-            market_env.gym_imbalance(book, IMBALANCE_DEPTH),
-            market_env.gym_spread(book),
-            state.mids[-1] - last,
-        ]
-        return jnp.concatenate([jnp.stack(features), market_env.returns(state.mids)]).astype(jnp.float32)
+        features = {
+            OBS_HOLDINGS: state.holdings.astype(jnp.float32),
+            OBS_IMBALANCE: market_env.gym_imbalance(book, IMBALANCE_DEPTH),
+            OBS_SPREAD: market_env.gym_spread(book),
+            OBS_DIRECTION: state.mids[-1] - last,
+        }
+        scalars = jnp.stack([features[column] for column in range(OBS_RETURNS)])
+        return jnp.concatenate([scalars, market_env.returns(state.mids)]).astype(jnp.float32)
 
     def action_space(self, params: DailyInvestorParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(NUM_ACTIONS)
 
     def observation_space(self, params: DailyInvestorParams | None = None) -> spaces.Box:
         big = float(jnp.finfo(jnp.float32).max)
-        low = jnp.array([-big, 0.0] + [-big] * 5, jnp.float32)
-        high = jnp.array([big, 1.0] + [big] * 5, jnp.float32)
-        return spaces.Box(low, high, (7,), jnp.float32)
+        low, high = [-big] * OBS_SIZE, [big] * OBS_SIZE
+        low[OBS_IMBALANCE], high[OBS_IMBALANCE] = 0.0, 1.0  # a fraction
+        return spaces.Box(jnp.array(low, jnp.float32), jnp.array(high, jnp.float32), (OBS_SIZE,), jnp.float32)
 
     def episode_metrics(self, state: DailyInvestorState, params: DailyInvestorParams) -> dict[str, jax.Array]:
         return {

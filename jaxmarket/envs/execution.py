@@ -68,6 +68,7 @@ from jaxmarket.envs import market_env
 from jaxmarket.lob import messages, views
 from jaxmarket.background import clock
 from jaxmarket.background import MarketState
+from jaxmarket.lob.book import Book
 from jaxmarket.lob.constants import ASK, BID, EMPTY_ID
 from jaxmarket.lob.matching import apply
 
@@ -75,6 +76,18 @@ MARKET_ORDER, LIMIT_ORDER, WAIT = 0, 1, 2
 NUM_ACTIONS = 3
 IMBALANCE_DEPTH = 5
 DEFAULT_WINDOW_S = 600.0  # ABIDES-Gym: a 10-minute execution window
+
+# Observation columns (float32, ``(OBS_SIZE,)``).
+OBS_DONE = 0  # fraction of the parent done, done_qty / parent_size
+OBS_ELAPSED = 1  # fraction of the window elapsed
+OBS_AHEAD = 2  # OBS_DONE - OBS_ELAPSED: ahead of (> 0) or behind (< 0) the even pace
+OBS_IMBALANCE = 3  # bid share of the whole book's quantity, in [0, 1]
+OBS_IMBALANCE_TOP = 4  # bid share of the quantity in the top IMBALANCE_DEPTH levels, in [0, 1]
+OBS_IMPACT = 5  # log(mid / entry) for a buy, log(entry / mid) for a sell
+OBS_SPREAD = 6  # best ask - best bid, cents (0 unless both sides hold orders)
+OBS_DIRECTION = 7  # mid - last trade, cents
+OBS_RETURNS = 8  # first of the last HISTORY - 1 changes of the mid, cents, oldest first
+OBS_SIZE = OBS_RETURNS + market_env.HISTORY - 1
 
 
 @struct.dataclass
@@ -142,7 +155,36 @@ class ExecutionState:
 
 
 class Execution(market_env.MarketEnv):
-    """ABIDES-Gym's execution environment (see the module docstring)."""
+    """ABIDES-Gym's execution of a parent order on the background market (the module docstring
+    gives the episode, the money and the deviations from ABIDES-Gym).
+
+    - observation: float32 ``(OBS_SIZE,)`` = ``(11,)``, columns ``OBS_*``:
+        - ``OBS_DONE``: fraction of the parent done, ``done_qty / parent_size``;
+        - ``OBS_ELAPSED``: fraction of the window elapsed;
+        - ``OBS_AHEAD``: their difference;
+        - ``OBS_IMBALANCE``, ``OBS_IMBALANCE_TOP``: bid share of the quantity of the whole book
+          and of the top ``IMBALANCE_DEPTH`` levels, in [0, 1];
+        - ``OBS_IMPACT``: ``log(mid / entry)`` for a buy, ``log(entry / mid)`` for a sell;
+        - ``OBS_SPREAD``: best ask - best bid, cents;
+        - ``OBS_DIRECTION``: mid - last trade, cents;
+        - ``OBS_RETURNS`` on: the last three changes of the mid between steps, cents, oldest first.
+    - action: ``Discrete(3)``, an int32 scalar: ``MARKET_ORDER`` (0), ``LIMIT_ORDER`` (1) at the
+      near touch, ``WAIT`` (2); any other value is ``WAIT``, counted in ``n_invalid_actions``.
+    - reward: float32 scalar, cents per parent share: the step's fills valued against the entry
+      price, minus the end-of-episode under/overfill penalty.
+    - state: ``ExecutionState``: the background market (``MarketState``) and the opening it
+      restarts from, the entry price (``entry_tick`` int32 ticks + ``entry_half``), ``done_qty``
+      (int32 shares), ``cost`` (float32 cents), the resting order (id, price in ticks, shares),
+      the mid history (float32 ``(HISTORY,)`` cents), the step count and the action counters.
+
+    Args:
+        **overrides: fields of ``MarketConfig`` (static) and ``ExecutionParams`` (the default
+            parameters), by name.
+
+    Raises:
+        ValueError: an unknown field name, or a value out of its range (naming field, value and
+            valid range).
+    """
 
     params_class = ExecutionParams
 
@@ -165,54 +207,17 @@ class Execution(market_env.MarketEnv):
         side = jnp.asarray(params.direction, jnp.int32)
         sign = jnp.where(side == BID, 1.0, -1.0)  # + for a buy
         market = state.market
-        book = market.book
         owner = self.config.agent_owner
-        entry, half = state.entry_tick, state.entry_half
-        select = lambda c, a, b: jax.tree.map(lambda x, y: jnp.where(c, x, y), a, b)  # noqa: E731
-
-        # Cancel the resting order (actions 0 and 1). Its quantity still resting now is what is
-        # left after the previous step's fills.
         acts = action != WAIT
-        resting = market_env.resting_qty(book, state.order_id)
-        cancelled, _ = apply(book, messages.cancel(state.order_id))
-        book = select(acts & (resting > 0), cancelled, book)
-        order_id = jnp.where(acts, EMPTY_ID, state.order_id)
-        order_qty = jnp.where(acts, 0, resting)
-
-        # Action 0: a market order, every fill known exactly from the book before it;
-        # sum (entry - price) * fill = half * filled - sum (price - entry_tick) * fill.
-        is_market = action == MARKET_ORDER
-        filled, edge = market_env.sweep(book, side, params.order_size, entry)
-        after_market, _ = apply(book, messages.market(side, params.order_size, market.next_id, owner))
-        book = select(is_market, after_market, book)
-        filled = jnp.where(is_market, filled, 0)
-        cost = jnp.where(is_market, sign * (half * filled.astype(jnp.float32) - edge), 0.0)
-
-        # Action 1: a limit order at the near touch; it does not cross, so it rests whole.
+        book, order_id, order_qty = _cancel_resting(market.book, state, acts)
+        book, filled, cost = _market_order(book, market.next_id, owner, state, action == MARKET_ORDER, side, sign,
+                                           params)
         is_limit = action == LIMIT_ORDER
-        touch = jnp.where(side == BID, views.best_bid(book), views.best_ask(book))
-        last = jnp.where(book.last_trade_price > 0, book.last_trade_price, entry)
-        price = jnp.where(book.n[side] > 0, touch, last)
-        book_before_limit = book
-        after_limit, placed = apply(book, messages.limit(side, price, params.order_size, market.next_id, owner))
-        book = select(is_limit, after_limit, book)
-        # A limit order at the last trade price can cross when its side is empty: its fills are at
-        # the resting orders' prices.
-        crossed, crossed_edge = market_env.sweep(book_before_limit, side, params.order_size, entry, price)
-        limit_filled = jnp.where(is_limit, placed.filled, 0)
-        limit_cost = jnp.where(is_limit, sign * (half * crossed.astype(jnp.float32) - crossed_edge), 0.0)
-        order_id = jnp.where(is_limit & (placed.remaining > 0), market.next_id, order_id)
-        order_qty = jnp.where(is_limit, market_env.resting_qty(book, market.next_id), order_qty)
-        order_price = jnp.where(is_limit, price, state.order_price)
-
+        book, limit_filled, limit_cost, order_id, order_qty, order_price = _limit_order(
+            book, market.next_id, owner, state, is_limit, side, sign, params, order_id, order_qty)
         market = market.replace(book=book, next_id=market.next_id + acts.astype(jnp.int32))
         market = self.trade(key, market, params)
-
-        # Passive fills: what left the resting order other than by eviction.
-        still = market_env.resting_qty(market.book, order_id)
-        evicted = market.agent_evicted - state.evicted
-        passive = jnp.where(order_id != EMPTY_ID, jnp.maximum(order_qty - still - evicted, 0), 0)
-        passive_cost = sign * ((entry - order_price).astype(jnp.float32) + half) * passive.astype(jnp.float32)
+        still, passive, passive_cost = _passive_fills(market, state, order_id, order_qty, order_price, sign)
 
         step_cost = cost + limit_cost + passive_cost
         done_qty = state.done_qty + filled + limit_filled + passive
@@ -229,8 +234,9 @@ class Execution(market_env.MarketEnv):
             market=market, done_qty=done_qty, cost=state.cost + step_cost,
             order_id=jnp.where(still > 0, order_id, EMPTY_ID), order_price=order_price, order_qty=still,
             evicted=market.agent_evicted,
-            mids=market_env.push_mid(state.mids, market_env.mid_rel(market.book, entry, market.ref)), time=time,
-            n_market_orders=state.n_market_orders + is_market.astype(jnp.int32),
+            mids=market_env.push_mid(state.mids, market_env.mid_rel(market.book, state.entry_tick, market.ref)),
+            time=time,
+            n_market_orders=state.n_market_orders + (action == MARKET_ORDER).astype(jnp.int32),
             n_limit_orders=state.n_limit_orders + is_limit.astype(jnp.int32),
             n_invalid_actions=state.n_invalid_actions + (~valid).astype(jnp.int32),
         )
@@ -248,17 +254,18 @@ class Execution(market_env.MarketEnv):
         # log(mid / entry) = log1p((mid - entry) / entry), the difference exact in ticks
         impact = jnp.log1p((mid - state.entry_half) / state.entry_price)
         last = (market_env.last_tick(book, state.entry_tick) - state.entry_tick).astype(jnp.float32)
-        features = [
-            done,
-            elapsed,
-            done - elapsed,
-            market_env.gym_imbalance(book, None),
-            market_env.gym_imbalance(book, IMBALANCE_DEPTH),
-            jnp.where(params.direction == BID, impact, -impact),
-            market_env.gym_spread(book),
-            mid - last,
-        ]
-        obs = jnp.concatenate([jnp.stack(features).astype(jnp.float32), market_env.returns(state.mids)])
+        features = {
+            OBS_DONE: done,
+            OBS_ELAPSED: elapsed,
+            OBS_AHEAD: done - elapsed,
+            OBS_IMBALANCE: market_env.gym_imbalance(book, None),
+            OBS_IMBALANCE_TOP: market_env.gym_imbalance(book, IMBALANCE_DEPTH),
+            OBS_IMPACT: jnp.where(params.direction == BID, impact, -impact),
+            OBS_SPREAD: market_env.gym_spread(book),
+            OBS_DIRECTION: mid - last,
+        }
+        scalars = jnp.stack([features[column] for column in range(OBS_RETURNS)]).astype(jnp.float32)
+        obs = jnp.concatenate([scalars, market_env.returns(state.mids)])
         return jnp.nan_to_num(obs.astype(jnp.float32))
 
     def action_space(self, params: ExecutionParams | None = None) -> spaces.Discrete:
@@ -266,9 +273,10 @@ class Execution(market_env.MarketEnv):
 
     def observation_space(self, params: ExecutionParams | None = None) -> spaces.Box:
         big = float(jnp.finfo(jnp.float32).max)
-        low = jnp.array([-big] * 3 + [0.0, 0.0] + [-big] * 6, jnp.float32)
-        high = jnp.array([big] * 3 + [1.0, 1.0] + [big] * 6, jnp.float32)
-        return spaces.Box(low, high, (11,), jnp.float32)
+        low, high = [-big] * OBS_SIZE, [big] * OBS_SIZE
+        for column in (OBS_IMBALANCE, OBS_IMBALANCE_TOP):  # fractions
+            low[column], high[column] = 0.0, 1.0
+        return spaces.Box(jnp.array(low, jnp.float32), jnp.array(high, jnp.float32), (OBS_SIZE,), jnp.float32)
 
     def episode_metrics(self, state: ExecutionState, params: ExecutionParams) -> dict[str, jax.Array]:
         return {
@@ -278,3 +286,66 @@ class Execution(market_env.MarketEnv):
             "n_limit_orders": state.n_limit_orders,
             "n_invalid_actions": state.n_invalid_actions,
         }
+
+
+def _select(condition: jax.Array, new: Any, old: Any) -> Any:
+    """``new`` where ``condition`` holds, else ``old``, leaf by leaf."""
+    return jax.tree.map(lambda x, y: jnp.where(condition, x, y), new, old)
+
+
+def _cancel_resting(book: Book, state: ExecutionState, acts: jax.Array) -> tuple[Book, jax.Array, jax.Array]:
+    """Actions 0 and 1 cancel the resting order. Returns the book, the resting order's id and its
+    quantity still resting now (what is left after the previous step's fills; 0 once cancelled)."""
+    resting = market_env.resting_qty(book, state.order_id)
+    cancelled, _ = apply(book, messages.cancel(state.order_id))
+    book = _select(acts & (resting > 0), cancelled, book)
+    return book, jnp.where(acts, EMPTY_ID, state.order_id), jnp.where(acts, 0, resting)
+
+
+def _market_order(book: Book, order_id: jax.Array, owner: int, state: ExecutionState, is_market: jax.Array,
+                  side: jax.Array, sign: jax.Array, params: ExecutionParams) -> tuple[Book, jax.Array, jax.Array]:
+    """Action 0: a market order, every fill known exactly from the book before it;
+    sum (entry - price) * fill = half * filled - sum (price - entry_tick) * fill. Returns the book,
+    the shares filled and their cost (float32 cents)."""
+    filled, edge = market_env.sweep(book, side, params.order_size, state.entry_tick)
+    after_market, _ = apply(book, messages.market(side, params.order_size, order_id, owner))
+    book = _select(is_market, after_market, book)
+    filled = jnp.where(is_market, filled, 0)
+    cost = jnp.where(is_market, sign * (state.entry_half * filled.astype(jnp.float32) - edge), 0.0)
+    return book, filled, cost
+
+
+def _limit_order(book: Book, new_id: jax.Array, owner: int, state: ExecutionState, is_limit: jax.Array,
+                 side: jax.Array, sign: jax.Array, params: ExecutionParams, order_id: jax.Array,
+                 order_qty: jax.Array) -> tuple[Book, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Action 1: a limit order at the near touch; it does not cross, so it rests whole. Returns the
+    book, the shares filled, their cost (float32 cents), and the resting order's id, quantity and
+    price (int32 ticks)."""
+    entry, half = state.entry_tick, state.entry_half
+    touch = jnp.where(side == BID, views.best_bid(book), views.best_ask(book))
+    last = jnp.where(book.last_trade_price > 0, book.last_trade_price, entry)
+    price = jnp.where(book.n[side] > 0, touch, last)
+    book_before_limit = book
+    after_limit, placed = apply(book, messages.limit(side, price, params.order_size, new_id, owner))
+    book = _select(is_limit, after_limit, book)
+    # A limit order at the last trade price can cross when its side is empty: its fills are at
+    # the resting orders' prices.
+    crossed, crossed_edge = market_env.sweep(book_before_limit, side, params.order_size, entry, price)
+    limit_filled = jnp.where(is_limit, placed.filled, 0)
+    limit_cost = jnp.where(is_limit, sign * (half * crossed.astype(jnp.float32) - crossed_edge), 0.0)
+    order_id = jnp.where(is_limit & (placed.remaining > 0), new_id, order_id)
+    order_qty = jnp.where(is_limit, market_env.resting_qty(book, new_id), order_qty)
+    order_price = jnp.where(is_limit, price, state.order_price)
+    return book, limit_filled, limit_cost, order_id, order_qty, order_price
+
+
+def _passive_fills(market: MarketState, state: ExecutionState, order_id: jax.Array, order_qty: jax.Array,
+                   order_price: jax.Array, sign: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Passive fills: what left the resting order during the step other than by eviction. Returns
+    the quantity still resting, the shares filled and their cost (float32 cents)."""
+    still = market_env.resting_qty(market.book, order_id)
+    evicted = market.agent_evicted - state.evicted
+    passive = jnp.where(order_id != EMPTY_ID, jnp.maximum(order_qty - still - evicted, 0), 0)
+    passive_cost = sign * ((state.entry_tick - order_price).astype(jnp.float32) + state.entry_half) * passive.astype(
+        jnp.float32)
+    return still, passive, passive_cost

@@ -178,6 +178,18 @@ class MarketEnv(Environment):
     per ``reset``, not on every step. Later episodes in that slot start from the same opening book
     and then diverge, since every step draws new events. ``reset`` (and ``jm.evaluate``, which
     resets every episode) draws a new opening each time.
+
+    A subclass defines its observation, action, reward and state (see ``Execution`` and
+    ``DailyInvestor``); every one has the background market's ``MarketState`` in ``state.market``
+    and the warmed-up opening in ``state.opening``.
+
+    Args:
+        **overrides: fields of ``MarketConfig`` (static) and of ``params_class`` (the default
+            parameters), by name.
+
+    Raises:
+        ValueError: an unknown field name (listing the valid ones), or a value out of its range
+            (naming field, value and valid range; ``check_params``).
     """
 
     def __init__(self, **overrides: Any) -> None:
@@ -189,15 +201,20 @@ class MarketEnv(Environment):
                              f"{sorted(config_names | param_names)}")
         self.config = MarketConfig(**{k: v for k, v in overrides.items() if k in config_names})
         self.config.check()
-        param_overrides = {k: v for k, v in overrides.items() if k in param_names}
-        try:  # invalid values get their error from check_params below
-            provisional = self.params_class(**param_overrides)
-            period = provisional.mm_period_ms
-            self.warmup_chunks = clock.interval_chunks(provisional.first_ms, period)
-            self.step_chunks = clock.interval_chunks(provisional.step_ms, period)
+        # The advance counts are fixed by the first ``check_params``: the constructor's parameters.
+        self.warmup_chunks: int | None = None
+        self.step_chunks: int | None = None
+        super().__init__(**{k: v for k, v in overrides.items() if k in param_names})
+
+    def _fix_chunks(self, params: Any) -> None:
+        """Set ``warmup_chunks`` and ``step_chunks`` from ``params`` (1 each for values that are not
+        plain numbers)."""
+        try:
+            period = params.mm_period_ms
+            self.warmup_chunks = clock.interval_chunks(params.first_ms, period)
+            self.step_chunks = clock.interval_chunks(params.step_ms, period)
         except (TypeError, ValueError, OverflowError):
             self.warmup_chunks = self.step_chunks = 1
-        super().__init__(**param_overrides)
 
     # Subclasses define ``start_episode``, ``step_env``, ``get_obs`` and the spaces.
     def start_episode(self, market: MarketState, params: Any) -> Any:
@@ -230,6 +247,8 @@ class MarketEnv(Environment):
         and the warm-up against their advance counts, and the order size against the book's
         largest quantity (set by ``capacity``)."""
         super().check_params(params)
+        if self.step_chunks is None:  # the constructor's parameters, now checked
+            self._fix_chunks(params)
         period_s = params.mm_period_s
         if isinstance(period_s, (int, float)):
             check_within("step_s", params.step_s, 0.0, self.step_chunks * period_s, low_open=True,

@@ -71,20 +71,28 @@ def empty(
     batch_shape: Sequence[int] = (),
     halts: bool = False,
 ) -> Book:
-    """An empty book with ``capacity`` slots per side (static). Every default is valid with every
-    valid value of the other arguments.
+    """An empty book. Every default is valid with every valid value of the other arguments.
 
-    ``capacity``: orders per side, an integer in ``[1, 2**24]``. ``max_fills``: fills listed per
-    result, in ``[1, capacity]``; ``None`` (default) means ``min(8, capacity)``. ``max_price``:
-    highest valid price in ticks, in ``[1, MAX_PRICE]``. ``max_qty``: largest order quantity, in
-    ``[1, largest_max_qty(capacity)]``; ``None`` (default) means the upper bound.
-    ``full_policy``: ``"reject"`` or ``"evict"`` (see ``constants``). ``batch_shape``: leading
-    axes (integers >= 0) for a batch of independent books. ``halts``: accept ``HALT``/``RESUME``
-    (trading halts and the uncross auction); off by default, since under ``vmap`` the auction's
-    work would be paid on every message.
+    Args:
+        capacity: orders per side (static), an integer in ``[1, 2**24]``.
+        max_fills: fills listed per result (static), in ``[1, capacity]``; ``None``:
+            ``min(8, capacity)``.
+        max_price: the highest valid price, ticks, in ``[1, MAX_PRICE]``.
+        max_qty: the largest order quantity, lots, in ``[1, largest_max_qty(capacity)]``;
+            ``None``: the upper bound.
+        full_policy: what a full side does with a new resting order, ``"reject"`` or ``"evict"``
+            (see ``constants``).
+        batch_shape: leading axes (integers >= 0) for a batch of independent books.
+        halts: accept ``HALT``/``RESUME`` (trading halts and the uncross auction); off by default,
+            since under ``vmap`` the auction's work would be paid on every message.
 
-    Raises ``ValueError`` naming the argument, its value and the valid range; integer arguments
-    must be integers (an integral float such as ``4.0`` is accepted), never narrowed.
+    Returns:
+        A ``Book`` with ``orders`` int32 ``(*batch_shape, 2, 4, capacity)`` (every slot empty),
+        ``n`` int32 ``(*batch_shape, 2)`` zeros, no trade yet and zero counters.
+
+    Raises:
+        ValueError: naming the argument, its value and the valid range; integer arguments must be
+            integers (an integral float such as ``4.0`` is accepted), never narrowed.
     """
     check_int("capacity", capacity, 1, MAX_CAPACITY)
     capacity = int(capacity)

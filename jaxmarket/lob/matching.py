@@ -101,75 +101,224 @@ class Result:
 
 
 def apply(book: Book, msg: Message) -> tuple[Book, Result]:
-    """Apply one message (scalar fields) to one book; jittable and vmappable.
+    """Apply one message to one book; jittable and vmappable (over books and messages together).
 
-    ``msg`` fields are int32 scalars (a wider traced dtype is checked: see ``messages.as_int32``).
-    Returns the new book and a ``Result`` (int32 scalars, ``(book.max_fills,)`` fill arrays).
-    Nothing raises inside: invalid messages are rejected with a status and counted.
+    Args:
+        book: one book (no batch axes; ``vmap`` for a batch).
+        msg: one message, int32 scalar fields (a wider traced dtype is checked: see
+            ``messages.as_int32``).
+
+    Returns:
+        ``(book, result)``: the book after the message, and a ``Result`` of int32 scalars with
+        ``(book.max_fills,)`` fill arrays. An invalid message leaves the book unchanged, and its
+        status (``result.status``, not ``OK``) is counted in ``book.status_counts``.
+
+    Raises:
+        Nothing inside ``jit``: invalid messages are rejected with a status. Outside, building
+        ``msg`` may raise (see ``Message``).
     """
     msg = as_int32(msg)  # no operation for int32 fields
+    grid = _grid(book)
+    kinds = _kinds(book, msg.kind)
+    look = _look_up(book, msg, grid, kinds)
+    target = _change_target(msg, kinds, look)
+    match = _match(book, msg, grid, kinds, look, target)
+    rest = _rest(book, grid, kinds, look, target, match)
+    rebuilt, counts = _rebuild(book, grid, look, target, match, rest)
+    fills = _listed_fills(book, grid, look, match)
+    status = rest.status
+    evicted = jnp.where(look.side == BID, grid.orders[BID, :, book.capacity - 1],
+                        grid.orders[ASK, :, book.capacity - 1])
+    signed = jnp.arange(NUM_STATUSES, dtype=jnp.int32) == status
+    remaining = jnp.where(kinds.cancel, look.t_qty - target.cut, jnp.where(kinds.modify, msg.qty, match.unfilled))
+    continuous = match.filled  # traded by an aggressor (0 for RESUME)
+    extra = {}
+    if book.halts:
+        fills, extra = _with_auction(book, kinds, look, fills, match.auction)
+
+    new_book = book.replace(
+        orders=rebuilt,
+        n=counts.astype(jnp.int32),
+        last_trade_price=fills.last_trade_price,
+        volume=counter.add(book.volume, jnp.where(grid.rows[:, 0] == look.side, continuous, 0)),
+        status_counts=counter.add(book.status_counts, signed.astype(jnp.int32)),
+        evictions=counter.add(book.evictions, rest.evict.astype(jnp.int32)),
+        **extra,
+    )
+    # Under jax_enable_x64 some reductions above are int64: keep the book's dtypes (a no-op in int32).
+    new_book = jax.tree.map(lambda new, old: new.astype(old.dtype), new_book, book)
+    acted = look.accepted | (status == SIDE_FULL)  # HELD messages were accepted too
+    result = Result(
+        status=status,
+        side=look.side.astype(jnp.int32),
+        filled=fills.filled,
+        remaining=jnp.where(acted, remaining, 0).astype(jnp.int32),
+        cancelled=target.cancelled.astype(jnp.int32),
+        num_fills=fills.num_fills.astype(jnp.int32),
+        fill_qty=fills.qty,
+        fill_price=fills.price,
+        fill_passive_id=fills.order_id,
+        fill_passive_owner=fills.owner,
+        evicted_id=jnp.where(rest.evict, evicted[ORDER_ID], EMPTY_ID),
+        evicted_owner=jnp.where(rest.evict, evicted[OWNER], EMPTY_ID),
+        evicted_qty=jnp.where(rest.evict, evicted[QTY], 0),
+    )
+    return new_book, jax.tree.map(lambda x: x.astype(jnp.int32), result)
+
+
+class _Grid(NamedTuple):
+    """The stored orders, their price, quantity and id planes ``(2, C)``, and the slot ``(1, C)``
+    and side ``(2, 1)`` indices; ``valid`` marks the occupied slots."""
+
+    orders: jax.Array
+    price: jax.Array
+    qty: jax.Array
+    oid: jax.Array
+    slot: jax.Array
+    rows: jax.Array
+    valid: jax.Array
+
+
+def _grid(book: Book) -> _Grid:
     capacity = book.capacity
     orders = book.orders
     price, qty, oid = orders[:, PRICE], orders[:, QTY], orders[:, ORDER_ID]  # (2, C)
     slot = jnp.arange(capacity, dtype=jnp.int32)[None, :]
     rows = jnp.arange(2, dtype=jnp.int32)[:, None]
     valid = slot < book.n[:, None]
-    kind = msg.kind
+    return _Grid(orders, price, qty, oid, slot, rows, valid)
 
+
+class _Kinds(NamedTuple):
+    """Which kind the message is (bool scalars; ``halt``/``resume`` are ``False`` without halts)."""
+
+    limit: jax.Array
+    ioc: jax.Array
+    market: jax.Array
+    cancel: jax.Array
+    modify: jax.Array
+    replace: jax.Array
+    submits: jax.Array  # a new order: LIMIT, IOC or MARKET
+    targets: jax.Array  # acts on a resting order: CANCEL, MODIFY or REPLACE
+    halt: jax.Array | bool
+    resume: jax.Array | bool
+
+
+def _kinds(book: Book, kind: jax.Array) -> _Kinds:
     is_limit, is_ioc, is_market = kind == LIMIT, kind == IOC, kind == MARKET
     is_cancel, is_modify, is_replace = kind == CANCEL, kind == MODIFY, kind == REPLACE
     submits = is_limit | is_ioc | is_market
     targets = is_cancel | is_modify | is_replace
     is_halt, is_resume = (kind == HALT, kind == RESUME) if book.halts else (False, False)
+    return _Kinds(is_limit, is_ioc, is_market, is_cancel, is_modify, is_replace, submits, targets, is_halt, is_resume)
 
-    # 1. Look-ups and validation.
-    hit = valid & (oid == msg.order_id)  # at most one slot: resting ids are unique
-    t_index, t_qty = jnp.sum(hit * (rows * capacity + slot)), jnp.sum(hit * qty)
+
+class _LookUp(NamedTuple):
+    """Step 1: the target order (its slot ``hit`` ``(2, C)``, quantity, position, price and owner),
+    the id a new order would take, the status so far and the side acted on (``own``: ``(2, 1)``)."""
+
+    hit: jax.Array
+    t_qty: jax.Array
+    t_pos: jax.Array
+    t_price: jax.Array
+    t_owner: jax.Array
+    new_id: jax.Array
+    status: jax.Array
+    accepted: jax.Array
+    side: jax.Array
+    own: jax.Array
+
+
+def _look_up(book: Book, msg: Message, g: _Grid, k: _Kinds) -> _LookUp:
+    """1. Look-ups and validation."""
+    capacity = book.capacity
+    hit = g.valid & (g.oid == msg.order_id)  # at most one slot: resting ids are unique
+    t_index, t_qty = jnp.sum(hit * (g.rows * capacity + g.slot)), jnp.sum(hit * g.qty)
     t_side, t_pos = t_index // capacity, t_index % capacity
-    t_price, t_owner = jnp.sum(hit * price), jnp.sum(hit * orders[:, OWNER])
+    t_price, t_owner = jnp.sum(hit * g.price), jnp.sum(hit * g.orders[:, OWNER])
     found = t_qty > 0  # resting quantities are at least 1
-    new_id = jnp.where(is_replace, msg.new_order_id, msg.order_id)
-    taken = (valid & (oid == new_id)).any() & ~(is_replace & (new_id == msg.order_id))
-    duplicate = (is_limit | is_replace) & (taken | (new_id < 0))
+    new_id = jnp.where(k.replace, msg.new_order_id, msg.order_id)
+    taken = (g.valid & (g.oid == new_id)).any() & ~(k.replace & (new_id == msg.order_id))
+    duplicate = (k.limit | k.replace) & (taken | (new_id < 0))
 
-    known = (submits & ((msg.side == BID) | (msg.side == ASK))) | targets
-    qty_ok = (msg.qty >= 1) & (is_cancel | (msg.qty <= book.max_qty))
+    known = (k.submits & ((msg.side == BID) | (msg.side == ASK))) | k.targets
+    qty_ok = (msg.qty >= 1) & (k.cancel | (msg.qty <= book.max_qty))
     if book.halts:  # HALT and RESUME carry no side, quantity, price or id
-        known, qty_ok = known | is_halt | is_resume, qty_ok | is_halt | is_resume
-    priced = is_limit | is_ioc | is_replace
+        known, qty_ok = known | k.halt | k.resume, qty_ok | k.halt | k.resume
+    priced = k.limit | k.ioc | k.replace
     price_ok = ~priced | ((msg.price >= 1) & (msg.price <= book.max_price))
     status = jnp.select(
-        [~known, ~qty_ok, ~price_ok, targets & ~found, duplicate],
+        [~known, ~qty_ok, ~price_ok, k.targets & ~found, duplicate],
         [INVALID_MESSAGE, INVALID_QTY, INVALID_PRICE, UNKNOWN_ID, DUPLICATE_ID],
         OK,
     ).astype(jnp.int32)
     accepted = status == OK
-    side = jnp.where(targets, t_side, jnp.clip(msg.side, BID, ASK))
+    side = jnp.where(k.targets, t_side, jnp.clip(msg.side, BID, ASK))
     if book.halts:
-        side = jnp.where(is_halt | is_resume, BID, side)
-    own = rows == side  # (2, 1)
+        side = jnp.where(k.halt | k.resume, BID, side)
+    own = g.rows == side  # (2, 1)
+    return _LookUp(hit, t_qty, t_pos, t_price, t_owner, new_id, status, accepted, side, own)
 
-    # 2. Cancel or reduce the target in place, or mark it for removal.
-    on_target = accepted & targets
-    grows = is_modify & (msg.qty > t_qty)
-    cut = jnp.where(is_cancel, jnp.minimum(msg.qty, t_qty), jnp.where(is_modify, jnp.maximum(t_qty - msg.qty, 0), t_qty))
+
+class _TargetChange(NamedTuple):
+    """Step 2: what happens to the target: ``cut`` lots off it (``cancelled`` if accepted),
+    removed whole, or reduced in place by ``reduce`` lots; ``grows``: a MODIFY up."""
+
+    grows: jax.Array
+    cut: jax.Array
+    cancelled: jax.Array
+    remove: jax.Array
+    reduce: jax.Array
+
+
+def _change_target(msg: Message, k: _Kinds, look: _LookUp) -> _TargetChange:
+    """2. Cancel or reduce the target in place, or mark it for removal."""
+    on_target = look.accepted & k.targets
+    grows = k.modify & (msg.qty > look.t_qty)
+    cut = jnp.where(k.cancel, jnp.minimum(msg.qty, look.t_qty),
+                    jnp.where(k.modify, jnp.maximum(look.t_qty - msg.qty, 0), look.t_qty))
     cancelled = jnp.where(on_target, cut, 0)
-    remove = on_target & (is_replace | grows | (is_cancel & (cut == t_qty)))
+    remove = on_target & (k.replace | grows | (k.cancel & (cut == look.t_qty)))
     reduce = jnp.where(on_target & ~remove, cut, 0)
+    return _TargetChange(grows, cut, cancelled, remove, reduce)
 
-    # 3. Match the incoming order against the opposite side.
-    incoming = accepted & (submits | is_replace | grows)
+
+class _Match(NamedTuple):
+    """Step 3: the incoming order (price, owner, ``sign`` +1 for a bid), the priority ``key``
+    ``(2, C)``, the crossing slots, the status so far, the fills ``(C,)`` on the opposite side and
+    their total and count, per side the consumed prefix and the partly filled quantity, the
+    unfilled rest, and the RESUME's auction (``None`` without halts)."""
+
+    in_price: jax.Array
+    in_owner: jax.Array
+    sign: jax.Array
+    key: jax.Array
+    cross: jax.Array
+    status: jax.Array
+    fill: jax.Array
+    filled: jax.Array
+    num_fills: jax.Array
+    consumed: jax.Array
+    partial: jax.Array
+    unfilled: jax.Array
+    auction: Auction | None
+
+
+def _match(book: Book, msg: Message, g: _Grid, k: _Kinds, look: _LookUp, target: _TargetChange) -> _Match:
+    """3. Match the incoming order against the opposite side."""
+    incoming = look.accepted & (k.submits | k.replace | target.grows)
     in_qty = jnp.where(incoming, msg.qty, 0)
-    in_price = jnp.where(is_replace | submits, msg.price, t_price)
-    in_owner = jnp.where(targets, t_owner, msg.owner)
-    sign = jnp.where(side == BID, 1, -1)
-    key = jnp.where(rows == ASK, price, -price)  # ascending in priority order on both sides
-    cross = valid & ~own & incoming & (is_market | (key <= sign * in_price))
+    in_price = jnp.where(k.replace | k.submits, msg.price, look.t_price)
+    in_owner = jnp.where(k.targets, look.t_owner, msg.owner)
+    sign = jnp.where(look.side == BID, 1, -1)
+    key = jnp.where(g.rows == ASK, g.price, -g.price)  # ascending in priority order on both sides
+    cross = g.valid & ~look.own & incoming & (k.market | (key <= sign * in_price))
+    status = look.status
     if book.halts:  # halted: nothing matches, and an order that would have matched is HELD
         held = book.halted & cross.any()
         cross = cross & ~book.halted
         status = jnp.where(held, HELD, status).astype(jnp.int32)
-    avail = jnp.where(cross, qty, 0).sum(axis=0)  # (C,): the opposite side's crossing quantities
+    avail = jnp.where(cross, g.qty, 0).sum(axis=0)  # (C,): the opposite side's crossing quantities
     ahead = _prefix_sum(avail) - avail
     fill = jnp.clip(in_qty - ahead, 0, avail)  # (C,): fills on the opposite side, a prefix
     filled = fill.sum()
@@ -177,100 +326,114 @@ def apply(book: Book, msg: Message) -> tuple[Book, Result]:
     whole = (avail > 0) & (fill == avail)
     consumed_count = whole.sum()  # fully filled orders: a prefix of the opposite side
     partial = filled - jnp.sum(jnp.where(whole, fill, 0))  # the fill of the one partly filled order
-    consumed = jnp.where(own[:, 0], 0, consumed_count)  # (2,)
+    consumed = jnp.where(look.own[:, 0], 0, consumed_count)  # (2,)
     unfilled = in_qty - filled
+    auction = None
     if book.halts:  # RESUME: the uncross auction fills both sides from their front
-        auction = jax.lax.cond(accepted & is_resume, _uncross, _no_uncross, book)
-        consumed = jnp.where(is_resume, auction.consumed, consumed)
-        partial = jnp.where(is_resume, auction.partial, jnp.where(own[:, 0], 0, partial))  # (2,)
+        auction = jax.lax.cond(look.accepted & k.resume, _uncross, _no_uncross, book)
+        consumed = jnp.where(k.resume, auction.consumed, consumed)
+        partial = jnp.where(k.resume, auction.partial, jnp.where(look.own[:, 0], 0, partial))  # (2,)
+    return _Match(in_price, in_owner, sign, key, cross, status, fill, filled, num_fills, consumed, partial, unfilled,
+                  auction)
 
-    # The remainder rests after every order at its price (time priority).
-    rest_qty = jnp.where(is_limit | is_replace | grows, unfilled, 0)
+
+class _Rest(NamedTuple):
+    """Where the remainder goes: ``rest_qty`` lots at position ``pos`` of its side, whether it is
+    inserted and whether the side's last order is evicted for it; the status so far."""
+
+    rest_qty: jax.Array
+    pos: jax.Array
+    evict: jax.Array
+    insert: jax.Array
+    status: jax.Array
+
+
+def _rest(book: Book, g: _Grid, k: _Kinds, look: _LookUp, target: _TargetChange, m: _Match) -> _Rest:
+    """The remainder rests after every order at its price (time priority)."""
+    rest_qty = jnp.where(k.limit | k.replace | target.grows, m.unfilled, 0)
     wants_rest = rest_qty > 0
-    better = own & valid & ~(remove & hit) & (key <= -sign * in_price)
+    better = look.own & g.valid & ~(target.remove & look.hit) & (m.key <= -m.sign * m.in_price)
     pos = better.sum()  # index among the orders that stay
-    full = jnp.sum(own[:, 0] * book.n) - remove == capacity
+    full = jnp.sum(look.own[:, 0] * book.n) - target.remove == book.capacity
     if book.full_policy == EVICT:
-        evict = wants_rest & full & (pos < capacity)
+        evict = wants_rest & full & (pos < book.capacity)
         insert = wants_rest & (~full | evict)
     else:
         evict = jnp.zeros((), bool)
         insert = wants_rest & ~full
-    status = jnp.where(wants_rest & ~insert, SIDE_FULL, status).astype(jnp.int32)
+    status = jnp.where(wants_rest & ~insert, SIDE_FULL, m.status).astype(jnp.int32)
+    return _Rest(rest_qty, pos, evict, insert, status)
 
-    # 4. Rebuild both sides with one gather: each slot's source index accounts for the filled
-    #    prefix of the opposite side, the removed order and the new order's slot on the own side.
-    inserted_here = own & insert
-    before_removal = slot - (inserted_here & (slot > pos))  # index once the new order is taken out
-    source = before_removal + consumed[:, None] + (own & remove & (before_removal >= t_pos))
-    counts = book.n - consumed + own[:, 0] * (insert & ~evict) - own[:, 0] * remove
-    moved = jnp.take_along_axis(orders, jnp.minimum(source, capacity - 1)[:, None, :], axis=2)
+
+def _rebuild(book: Book, g: _Grid, look: _LookUp, target: _TargetChange, m: _Match,
+             r: _Rest) -> tuple[jax.Array, jax.Array]:
+    """4. Rebuild both sides with one gather: each slot's source index accounts for the filled
+    prefix of the opposite side, the removed order and the new order's slot on the own side.
+    Returns the orders ``(2, 4, C)`` and the counts ``(2,)``."""
+    capacity = book.capacity
+    inserted_here = look.own & r.insert
+    before_removal = g.slot - (inserted_here & (g.slot > r.pos))  # index once the new order is taken out
+    source = before_removal + m.consumed[:, None] + (look.own & target.remove & (before_removal >= look.t_pos))
+    counts = book.n - m.consumed + look.own[:, 0] * (r.insert & ~r.evict) - look.own[:, 0] * target.remove
+    moved = jnp.take_along_axis(g.orders, jnp.minimum(source, capacity - 1)[:, None, :], axis=2)
     # Quantities change in two places only, both known after the move: the partly filled order is
     # the opposite side's new first order, and a reduced target (which does not move) keeps its slot.
     if book.halts:
-        cut_here = jnp.where(slot == 0, partial[:, None], 0) + jnp.where(own & (slot == t_pos), reduce, 0)
+        cut_here = (jnp.where(g.slot == 0, m.partial[:, None], 0)
+                    + jnp.where(look.own & (g.slot == look.t_pos), target.reduce, 0))
     else:
-        cut_here = jnp.where(~own & (slot == 0), partial, 0) + jnp.where(own & (slot == t_pos), reduce, 0)
+        cut_here = (jnp.where(~look.own & (g.slot == 0), m.partial, 0)
+                    + jnp.where(look.own & (g.slot == look.t_pos), target.reduce, 0))
     moved = moved - jnp.where(jnp.arange(len(EMPTY_SLOT))[None, :, None] == QTY, cut_here[:, None, :], 0)
-    new_order = jnp.stack([in_price, rest_qty, new_id, in_owner]).astype(jnp.int32)
-    rebuilt = jnp.where((inserted_here & (slot == pos))[:, None, :], new_order[None, :, None], moved)
-    live = slot < counts[:, None]
+    new_order = jnp.stack([m.in_price, r.rest_qty, look.new_id, m.in_owner]).astype(jnp.int32)
+    rebuilt = jnp.where((inserted_here & (g.slot == r.pos))[:, None, :], new_order[None, :, None], moved)
+    live = g.slot < counts[:, None]
     rebuilt = jnp.where(live[:, None, :], rebuilt, jnp.asarray(EMPTY_SLOT, jnp.int32)[None, :, None])
+    return rebuilt, counts
 
-    # Fills in execution order are the opposite side's first orders.
-    listed = jnp.where(side == BID, orders[ASK, :, : book.max_fills], orders[BID, :, : book.max_fills])
-    opp_fill = fill[: book.max_fills]
+
+class _Fills(NamedTuple):
+    """The listed fills ``(max_fills,)`` (quantity, price, passive id and owner), the number of
+    fills and the quantity filled, and the book's new last trade price."""
+
+    qty: jax.Array
+    price: jax.Array
+    order_id: jax.Array
+    owner: jax.Array
+    num_fills: jax.Array
+    filled: jax.Array
+    last_trade_price: jax.Array
+
+
+def _listed_fills(book: Book, g: _Grid, look: _LookUp, m: _Match) -> _Fills:
+    """Fills in execution order are the opposite side's first orders."""
+    listed = jnp.where(look.side == BID, g.orders[ASK, :, : book.max_fills], g.orders[BID, :, : book.max_fills])
+    opp_fill = m.fill[: book.max_fills]
     has_fill = opp_fill > 0
     fill_price = jnp.where(has_fill, listed[PRICE], 0)
     fill_id = jnp.where(has_fill, listed[ORDER_ID], EMPTY_ID)
     fill_owner = jnp.where(has_fill, listed[OWNER], EMPTY_ID)
-    last_price = jnp.sum(jnp.where(cross & (slot == num_fills - 1), price, 0))
-    last_trade_price = jnp.where(filled > 0, last_price, book.last_trade_price)
-    evicted = jnp.where(side == BID, orders[BID, :, capacity - 1], orders[ASK, :, capacity - 1])
-    signed = jnp.arange(NUM_STATUSES, dtype=jnp.int32) == status
-    remaining = jnp.where(is_cancel, t_qty - cut, jnp.where(is_modify, msg.qty, unfilled))
-    continuous = filled  # traded by an aggressor (0 for RESUME)
-    extra = {}
-    if book.halts:
-        traded = auction.volume > 0
-        opp_fill = jnp.where(is_resume, auction.fill_qty, opp_fill)
-        fill_price = jnp.where(is_resume, auction.fill_price, fill_price)
-        fill_id = jnp.where(is_resume, auction.fill_id, fill_id)
-        fill_owner = jnp.where(is_resume, auction.fill_owner, fill_owner)
-        num_fills = jnp.where(is_resume, auction.num_fills, num_fills)
-        filled = jnp.where(is_resume, auction.volume, filled)  # unfilled (0 for RESUME) is already set
-        last_trade_price = jnp.where(traded, auction.price, last_trade_price)
-        halted = jnp.where(accepted & is_halt, True, jnp.where(accepted & is_resume, False, book.halted))
-        extra = dict(halted=halted, auction_volume=counter.add_large(book.auction_volume, auction.volume))
+    last_price = jnp.sum(jnp.where(m.cross & (g.slot == m.num_fills - 1), g.price, 0))
+    last_trade_price = jnp.where(m.filled > 0, last_price, book.last_trade_price)
+    return _Fills(opp_fill, fill_price, fill_id, fill_owner, m.num_fills, m.filled, last_trade_price)
 
-    new_book = book.replace(
-        orders=rebuilt,
-        n=counts.astype(jnp.int32),
-        last_trade_price=last_trade_price,
-        volume=counter.add(book.volume, jnp.where(rows[:, 0] == side, continuous, 0)),
-        status_counts=counter.add(book.status_counts, signed.astype(jnp.int32)),
-        evictions=counter.add(book.evictions, evict.astype(jnp.int32)),
-        **extra,
+
+def _with_auction(book: Book, k: _Kinds, look: _LookUp, fills: _Fills,
+                  auction: Auction) -> tuple[_Fills, dict[str, jax.Array]]:
+    """A RESUME reports its uncross as its fills; HALT and RESUME set the halted flag. Returns the
+    fills and the book's halt fields."""
+    traded = auction.volume > 0
+    fills = _Fills(
+        qty=jnp.where(k.resume, auction.fill_qty, fills.qty),
+        price=jnp.where(k.resume, auction.fill_price, fills.price),
+        order_id=jnp.where(k.resume, auction.fill_id, fills.order_id),
+        owner=jnp.where(k.resume, auction.fill_owner, fills.owner),
+        num_fills=jnp.where(k.resume, auction.num_fills, fills.num_fills),
+        filled=jnp.where(k.resume, auction.volume, fills.filled),  # unfilled (0 for RESUME) is already set
+        last_trade_price=jnp.where(traded, auction.price, fills.last_trade_price),
     )
-    # Under jax_enable_x64 some reductions above are int64: keep the book's dtypes (a no-op in int32).
-    new_book = jax.tree.map(lambda new, old: new.astype(old.dtype), new_book, book)
-    acted = accepted | (status == SIDE_FULL)  # HELD messages were accepted too
-    result = Result(
-        status=status,
-        side=side.astype(jnp.int32),
-        filled=filled,
-        remaining=jnp.where(acted, remaining, 0).astype(jnp.int32),
-        cancelled=cancelled.astype(jnp.int32),
-        num_fills=num_fills.astype(jnp.int32),
-        fill_qty=opp_fill,
-        fill_price=fill_price,
-        fill_passive_id=fill_id,
-        fill_passive_owner=fill_owner,
-        evicted_id=jnp.where(evict, evicted[ORDER_ID], EMPTY_ID),
-        evicted_owner=jnp.where(evict, evicted[OWNER], EMPTY_ID),
-        evicted_qty=jnp.where(evict, evicted[QTY], 0),
-    )
-    return new_book, jax.tree.map(lambda x: x.astype(jnp.int32), result)
+    halted = jnp.where(look.accepted & k.halt, True, jnp.where(look.accepted & k.resume, False, book.halted))
+    return fills, dict(halted=halted, auction_volume=counter.add_large(book.auction_volume, auction.volume))
 
 
 class Auction(NamedTuple):
@@ -318,56 +481,95 @@ def _uncross(book: Book) -> Auction:
 
     ``tests/reference_lob.py`` instead tries every price between the best ask and the best bid.
     """
+    q = _queues(book)
+    crossed = (q.n[BID] > 0) & (q.n[ASK] > 0) & (q.bid[0] >= q.ask[0])
+    volume = _auction_volume(q, crossed)
+    clearing = _clearing_price(q, volume, book.last_trade_price)
+    return _auction_fills(book, q, crossed, volume, clearing)
+
+
+class _Queues(NamedTuple):
+    """Both sides of a book for the auction: prices ``(2, C)`` (``bid``, ``ask``: ``(C,)``),
+    quantities ``(2, C)`` (0 in empty slots) and their inclusive prefix sums in priority order,
+    the occupied slots and the counts ``(2,)``."""
+
+    price: jax.Array
+    bid: jax.Array
+    ask: jax.Array
+    qty: jax.Array
+    cum: jax.Array
+    valid: jax.Array
+    n: jax.Array
+
+    @property
+    def capacity(self) -> int:
+        return self.price.shape[-1]
+
+    def demand(self, p: jax.Array) -> jax.Array:
+        """``D(p)``: the bid quantity at or above ``p``."""
+        return jnp.sum(jnp.where(self.bid >= p, self.qty[BID], 0))
+
+    def supply(self, p: jax.Array) -> jax.Array:
+        """``S(p)``: the ask quantity at or below ``p`` (empty ask slots hold quantity 0)."""
+        return jnp.sum(jnp.where(self.ask <= p, self.qty[ASK], 0))
+
+    def holder(self, side: int, lot: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The price of the order holding lot ``lot`` of ``side``'s queue, and whether it exists."""
+        index = jnp.sum(self.valid[side] & (self.cum[side] < lot))
+        return self.price[side, jnp.minimum(index, self.capacity - 1)], index < self.n[side]
+
+
+def _queues(book: Book) -> _Queues:
     orders, n, capacity = book.orders, book.n, book.capacity
     price = orders[:, PRICE]
     slot = jnp.arange(capacity, dtype=jnp.int32)
     valid = slot[None, :] < n[:, None]
     qty = jnp.where(valid, orders[:, QTY], 0)
     cum = _prefix_sum(qty)  # (2, C) inclusive, in priority order
-    bid, ask = price[BID], price[ASK]
-    crossed = (n[BID] > 0) & (n[ASK] > 0) & (bid[0] >= ask[0])
+    return _Queues(price, price[BID], price[ASK], qty, cum, valid, n)
 
-    def demand(p: jax.Array) -> jax.Array:  # D(p)
-        return jnp.sum(jnp.where(bid >= p, qty[BID], 0))
 
-    def supply(p: jax.Array) -> jax.Array:  # S(p); empty ask slots hold quantity 0
-        return jnp.sum(jnp.where(ask <= p, qty[ASK], 0))
-
-    # 1. K: bids [0, K) meet an ask (binary search over [0, n_bid]); G.
-    ahead = cum[BID] - qty[BID]
-    low, high = jnp.zeros((), jnp.int32), n[BID]
+def _auction_volume(q: _Queues, crossed: jax.Array) -> jax.Array:
+    """1. K: bids [0, K) meet an ask (binary search over [0, n_bid]); the volume G (0 unless crossed)."""
+    capacity = q.capacity
+    ahead = q.cum[BID] - q.qty[BID]
+    low, high = jnp.zeros((), jnp.int32), q.n[BID]
     for _ in range(capacity.bit_length()):
         mid = (low + high) // 2
         at = jnp.minimum(mid, capacity - 1)
-        meets = supply(bid[at]) > ahead[at]
+        meets = q.supply(q.bid[at]) > ahead[at]
         active = low < high
         low, high = jnp.where(active & meets, mid + 1, low), jnp.where(active & ~meets, mid, high)
     last = jnp.maximum(low - 1, 0)
-    volume = jnp.where(crossed, jnp.minimum(cum[BID, last], supply(bid[last])), 0)
+    return jnp.where(crossed, jnp.minimum(q.cum[BID, last], q.supply(q.bid[last])), 0)
 
-    # 2.-3. The prices of the orders holding lots G and G + 1 of each queue.
-    def holder(side: int, lot: jax.Array) -> tuple[jax.Array, jax.Array]:
-        index = jnp.sum(valid[side] & (cum[side] < lot))
-        return price[side, jnp.minimum(index, capacity - 1)], index < n[side]
 
-    p_demand, _ = holder(BID, volume)  # V = G on [p_supply, p_demand]
-    p_supply, _ = holder(ASK, volume)
-    next_bid, bid_exists = holder(BID, volume + 1)
-    next_ask, ask_exists = holder(ASK, volume + 1)
+def _clearing_price(q: _Queues, volume: jax.Array, last_trade_price: jax.Array) -> jax.Array:
+    """2.-4. From the prices of the orders holding lots G and G + 1 of each queue, the interval of
+    best prices, and the last trade price clipped into it."""
+    p_demand, _ = q.holder(BID, volume)  # V = G on [p_supply, p_demand]
+    p_supply, _ = q.holder(ASK, volume)
+    next_bid, bid_exists = q.holder(BID, volume + 1)
+    next_ask, ask_exists = q.holder(ASK, volume + 1)
     top_s = jnp.minimum(p_demand, jnp.where(ask_exists, next_ask - 1, p_demand))  # S = G on [p_supply, top_s]
     bottom_d = jnp.maximum(p_supply, jnp.where(bid_exists, next_bid + 1, p_supply))  # D = G on [bottom_d, p_demand]
     balanced = bottom_d <= top_s
-    imbalance_s = jnp.where(top_s >= p_supply, demand(top_s) - volume, INT32_MAX)
-    imbalance_d = jnp.where(bottom_d <= p_demand, supply(bottom_d) - volume, INT32_MAX)
-    bid_below = jnp.max(jnp.where(valid[BID] & (bid < top_s), bid, 0))  # D(p) = D(top_s) above it
-    ask_above = jnp.min(jnp.where(valid[ASK] & (ask > bottom_d), ask, INT32_MAX))  # S(p) = S(bottom_d) below it
+    imbalance_s = jnp.where(top_s >= p_supply, q.demand(top_s) - volume, INT32_MAX)
+    imbalance_d = jnp.where(bottom_d <= p_demand, q.supply(bottom_d) - volume, INT32_MAX)
+    bid_below = jnp.max(jnp.where(q.valid[BID] & (q.bid < top_s), q.bid, 0))  # D(p) = D(top_s) above it
+    ask_above = jnp.min(jnp.where(q.valid[ASK] & (q.ask > bottom_d), q.ask, INT32_MAX))  # S(p) = S(bottom_d) below it
     low_s, high_d = jnp.maximum(p_supply, bid_below + 1), jnp.minimum(p_demand, ask_above - 1)
     lower = jnp.where(balanced, bottom_d, jnp.where(imbalance_s <= imbalance_d, low_s, bottom_d))
     upper = jnp.where(balanced, top_s, jnp.where(imbalance_d <= imbalance_s, high_d, top_s))
-    clearing = jnp.clip(book.last_trade_price, lower, upper)  # 4.
+    return jnp.clip(last_trade_price, lower, upper)  # 4.
 
-    fill = jnp.clip(volume - (cum - qty), 0, qty)  # (2, C): a prefix of each side
-    whole = (qty > 0) & (fill == qty)
+
+def _auction_fills(book: Book, q: _Queues, crossed: jax.Array, volume: jax.Array, clearing: jax.Array) -> Auction:
+    """Each side fills from its front up to ``volume``, every fill at ``clearing``; the listed
+    fills are the executed bids, then the executed asks."""
+    capacity = q.capacity
+    fill = jnp.clip(volume - (q.cum - q.qty), 0, q.qty)  # (2, C): a prefix of each side
+    whole = (q.qty > 0) & (fill == q.qty)
     consumed = whole.sum(axis=1)
     partial = fill.sum(axis=1) - jnp.where(whole, fill, 0).sum(axis=1)
     traded = (fill > 0).sum(axis=1)
@@ -384,8 +586,8 @@ def _uncross(book: Book) -> Auction:
         num_fills=traded.sum(),
         fill_qty=jnp.where(listed, fill[src_side, src_slot], 0),
         fill_price=jnp.where(listed, clearing, 0),
-        fill_id=jnp.where(listed, orders[src_side, ORDER_ID, src_slot], EMPTY_ID),
-        fill_owner=jnp.where(listed, orders[src_side, OWNER, src_slot], EMPTY_ID),
+        fill_id=jnp.where(listed, book.orders[src_side, ORDER_ID, src_slot], EMPTY_ID),
+        fill_owner=jnp.where(listed, book.orders[src_side, OWNER, src_slot], EMPTY_ID),
     )
     return jax.tree.map(lambda x: x.astype(jnp.int32), auction)  # int32 under jax_enable_x64 too
 
@@ -408,6 +610,17 @@ def _prefix_sum(x: jax.Array) -> jax.Array:
 
 
 def apply_many(book: Book, msgs: Message) -> tuple[Book, Result]:
-    """Apply a stream of messages (fields of shape ``(T,)``) in order with ``lax.scan``; the
-    results are stacked along a leading ``T`` axis. Jittable; raises nothing inside (see ``apply``)."""
+    """Apply a stream of messages in order with ``lax.scan``; jittable.
+
+    Args:
+        book: one book.
+        msgs: a stream, int32 fields of shape ``(T,)`` (``messages.stack``).
+
+    Returns:
+        ``(book, results)``: the book after the last message, and the ``Result`` of every message
+        stacked along a leading ``T`` axis (int32 ``(T,)`` and ``(T, book.max_fills)``).
+
+    Raises:
+        Nothing inside (see ``apply``).
+    """
     return jax.lax.scan(apply, book, msgs)

@@ -65,8 +65,22 @@ FLOAT_LOW, FLOAT_HIGH = float(INT32_MIN), float(INT32_MAX) + 1.0
 class Message:
     """A book message; all fields int32 of one shape (scalars, or ``(T,)`` for a stream).
 
-    Built directly, each concrete field must be an integer in the int32 range, or ``ValueError``
-    is raised (see the module docstring); traced fields of a wider dtype are checked by ``apply``.
+    Prefer the constructors (``limit``, ``market``, ``cancel``, ``modify``, ``replace``, ``halt``,
+    ``resume``), which fill the fields a kind does not use with 0.
+
+    Args:
+        kind: ``LIMIT``, ``IOC``, ``MARKET``, ``CANCEL``, ``MODIFY``, ``REPLACE``, ``HALT`` or
+            ``RESUME`` (another value is rejected by ``apply`` as ``INVALID_MESSAGE``).
+        side: ``BID`` or ``ASK`` for a new order; a resting order keeps its own side.
+        price: ticks (LIMIT, IOC, REPLACE).
+        qty: lots: the order size; the quantity to cancel (CANCEL); the new quantity (MODIFY).
+        order_id: the new order's id (LIMIT, IOC, MARKET); the resting order's id otherwise.
+        new_order_id: the replacing order's id (REPLACE).
+        owner: agent id, reported to the other side of a fill.
+
+    Raises:
+        ValueError: a concrete field is not an integer in ``[INT32_MIN, INT32_MAX]``. Traced
+            fields of a wider dtype are checked by ``apply`` instead (``as_int32``).
     """
 
     kind: jax.Array  # LIMIT, IOC, MARKET, CANCEL, MODIFY, REPLACE, HALT or RESUME
@@ -144,30 +158,79 @@ def _message(kind: int, side: Any = 0, price: Any = 0, qty: Any = 0, order_id: A
 
 
 def limit(side: Any, price: Any, qty: Any, order_id: Any, owner: Any = 0, *, ioc: bool = False) -> Message:
-    """A limit order: matches while prices cross, then rests at ``price`` (``ioc=True``: the
-    remainder is dropped instead). Raises ``ValueError`` for a concrete side other than BID/ASK
-    and for a concrete field that is not an int32 integer."""
+    """A limit order: matches while prices cross, then rests at ``price``.
+
+    Args:
+        side: ``BID`` (buy) or ``ASK`` (sell).
+        price: the limit, int32 ticks (valid in ``[1, book.max_price]``).
+        qty: lots (valid in ``[1, book.max_qty]``).
+        order_id: the new order's id, unique among resting orders, >= 0.
+        owner: agent id, reported to the other side of each fill.
+        ioc: immediate-or-cancel: the unfilled remainder is dropped instead of resting.
+
+    Any argument but ``ioc`` may be a scalar or a ``(T,)`` array (a stream), concrete or traced.
+
+    Returns:
+        A ``Message`` of kind ``LIMIT`` (or ``IOC``), int32 fields broadcast to one shape.
+
+    Raises:
+        ValueError: a concrete side other than ``BID``/``ASK``, or a concrete field that is not an
+            int32 integer.
+    """
     _check_side(side)
     return _message(IOC if ioc else LIMIT, side, price, qty, order_id, 0, owner)
 
 
 def market(side: Any, qty: Any, order_id: Any, owner: Any = 0) -> Message:
-    """A market order: walks the opposite side; what the book cannot fill is dropped. Raises like
-    ``limit``."""
+    """A market order: walks the opposite side; what the book cannot fill is dropped.
+
+    Args:
+        side: ``BID`` (buy) or ``ASK`` (sell).
+        qty: lots (valid in ``[1, book.max_qty]``).
+        order_id: the order's id (reported in the fills; it never rests).
+        owner: agent id, reported to the other side of each fill.
+
+    Returns:
+        A ``Message`` of kind ``MARKET`` (int32 fields, scalars or a ``(T,)`` stream).
+
+    Raises:
+        ValueError: as ``limit``.
+    """
     _check_side(side)
     return _message(MARKET, side, 0, qty, order_id, 0, owner)
 
 
 def cancel(order_id: Any, qty: Any = None) -> Message:
-    """Cancel ``qty`` lots of a resting order (``None``: all of it). A partial cancel keeps the
-    order's queue position; cancelling at least the resting quantity removes the order. Raises
-    ``ValueError`` for a concrete field that is not an int32 integer."""
+    """Cancel ``qty`` lots of a resting order. A partial cancel keeps the order's queue position;
+    cancelling at least the resting quantity removes the order.
+
+    Args:
+        order_id: the resting order's id (an unknown id is rejected as ``UNKNOWN_ID``).
+        qty: lots to cancel, >= 1; ``None``: all of it (``CANCEL_ALL``).
+
+    Returns:
+        A ``Message`` of kind ``CANCEL`` (int32 fields, scalars or a ``(T,)`` stream).
+
+    Raises:
+        ValueError: a concrete field that is not an int32 integer.
+    """
     return _message(CANCEL, qty=CANCEL_ALL if qty is None else qty, order_id=order_id)
 
 
 def modify(order_id: Any, new_qty: Any) -> Message:
     """Set a resting order's quantity: a reduction keeps its queue position, an increase moves it
-    to the back of its price level. Raises like ``cancel``."""
+    to the back of its price level.
+
+    Args:
+        order_id: the resting order's id.
+        new_qty: the new quantity, lots in ``[1, book.max_qty]``.
+
+    Returns:
+        A ``Message`` of kind ``MODIFY`` (int32 fields, scalars or a ``(T,)`` stream).
+
+    Raises:
+        ValueError: as ``cancel`` (naming ``new_qty``).
+    """
     check_int32("new_qty", new_qty)  # named as the caller wrote it (the message field is qty)
     return _message(MODIFY, qty=new_qty, order_id=order_id)
 
@@ -175,19 +238,41 @@ def modify(order_id: Any, new_qty: Any) -> Message:
 def replace(order_id: Any, new_order_id: Any, price: Any, qty: Any) -> Message:
     """Cancel a resting order and submit a limit order with a new id, price and quantity on the
     same side, for the same owner, as one atomic message (if any part is invalid, nothing happens).
-    Raises like ``cancel``."""
+
+    Args:
+        order_id: the resting order's id.
+        new_order_id: the replacing order's id (unique among resting orders, or ``order_id``).
+        price: the new limit, int32 ticks in ``[1, book.max_price]``.
+        qty: the new quantity, lots in ``[1, book.max_qty]``.
+
+    Returns:
+        A ``Message`` of kind ``REPLACE`` (int32 fields, scalars or a ``(T,)`` stream).
+
+    Raises:
+        ValueError: as ``cancel``.
+    """
     return _message(REPLACE, price=price, qty=qty, order_id=order_id, new_order_id=new_order_id)
 
 
 def halt() -> Message:
     """Suspend matching (a trading halt): orders rest even when they cross, and an IOC or market
-    order that would match is dropped (status ``HELD``). Needs a book made with ``halts=True``."""
+    order that would match is dropped (status ``HELD``).
+
+    Returns:
+        A scalar ``Message`` of kind ``HALT``; a book made without ``halts=True`` rejects it as
+        ``INVALID_MESSAGE``.
+    """
     return _message(HALT)
 
 
 def resume() -> Message:
     """End a halt: uncross the book in one single-price call auction, then match continuously
-    again. Needs a book made with ``halts=True``."""
+    again.
+
+    Returns:
+        A scalar ``Message`` of kind ``RESUME``; a book made without ``halts=True`` rejects it as
+        ``INVALID_MESSAGE``.
+    """
     return _message(RESUME)
 
 

@@ -37,7 +37,19 @@ class L2(NamedTuple):
 
 
 def l3(book: Book, side: int) -> L3:
-    """All orders of ``side`` (``BID`` or ``ASK``, static) in priority order."""
+    """All orders of one side in priority order.
+
+    Args:
+        book: one book.
+        side: ``BID`` or ``ASK`` (static).
+
+    Returns:
+        ``L3``: int32 ``(capacity,)`` prices (ticks), quantities (lots), ids and owners, and ``n``
+        (int32, the valid slots).
+
+    Raises:
+        ValueError: ``side`` is not ``BID`` or ``ASK``.
+    """
     check_choice("side", side, (BID, ASK))
     rows = book.orders[side]
     return L3(rows[PRICE], rows[QTY], rows[ORDER_ID], rows[OWNER], book.n[side])
@@ -54,7 +66,19 @@ def _levels(price: jax.Array, qty: jax.Array, depth: int) -> tuple[jax.Array, ja
 
 
 def l2(book: Book, depth: int) -> L2:
-    """Price levels with their total quantity, ``depth`` (static) per side."""
+    """Price levels with their total quantity.
+
+    Args:
+        book: one book.
+        depth: levels per side (static), >= 1.
+
+    Returns:
+        ``L2``: int32 ``(depth,)`` bid and ask prices (ticks) and quantities (lots), best first,
+        0 past the last level.
+
+    Raises:
+        ValueError: ``depth`` is not an integer >= 1.
+    """
     check_int("depth", depth, 1)
     orders = book.orders
     bid = _levels(orders[BID, PRICE], orders[BID, QTY], depth)

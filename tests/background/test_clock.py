@@ -24,34 +24,39 @@ MAKER_ONLY = MarketConfig(n_noise=0, n_value=0, n_momentum=0, n_market_makers=1,
                           max_noise_per_advance=1, capacity=4)
 OPEN_MS = 34_200_000  # 09:30
 
-_to_ms = jax.jit(clock.seconds_to_ms)
+
+
+@pytest.fixture(scope="module")
+def to_ms():
+    """``clock.seconds_to_ms`` jitted, once for this module."""
+    return jax.jit(clock.seconds_to_ms)
 
 
 # ---------------------------------------------------------------- seconds to milliseconds
 
-def test_every_millisecond_below_8192_s_survives_float32():
+def test_every_millisecond_below_8192_s_survives_float32(to_ms):
     """All 8,192,000 whole-millisecond durations below FLOAT32_EXACT_S, as float32 seconds inside jit,
     convert back to exactly their millisecond (0.1 s is 100 ms, 0.3 s is 300 ms, ...)."""
     ms = np.arange(int(clock.FLOAT32_EXACT_S * 1000), dtype=np.int64)
-    got = np.asarray(_to_ms(jnp.asarray((ms / 1000.0).astype(np.float32))))
+    got = np.asarray(to_ms(jnp.asarray((ms / 1000.0).astype(np.float32))))
     np.testing.assert_array_equal(got, ms)
     assert clock.seconds_to_ms(0.1) == 100 and clock.seconds_to_ms(1.7) == 1700  # Python: float64
 
 
-def test_every_eighth_of_a_second_of_the_day_survives_float32():
+def test_every_eighth_of_a_second_of_the_day_survives_float32(to_ms):
     """Times of day on a 125-ms grid up to 24:00 (exact in float32) convert exactly inside jit."""
     ms = np.arange(0, clock.DAY_MS + 1, 125, dtype=np.int64)
-    got = np.asarray(_to_ms(jnp.asarray((ms / 1000.0).astype(np.float32))))
+    got = np.asarray(to_ms(jnp.asarray((ms / 1000.0).astype(np.float32))))
     np.testing.assert_array_equal(got, ms)
 
 
 @settings(max_examples=300, deadline=None)
 @given(ms=st.integers(0, clock.DAY_MS))
-def test_check_accepts_a_time_exactly_when_float32_carries_it(ms):
+def test_check_accepts_a_time_exactly_when_float32_carries_it(to_ms, ms):
     """``check_time`` accepts a whole-millisecond time of day iff the traced conversion of its float32
     value gives back the same millisecond (so a checked time is never moved inside jit)."""
     seconds = ms / 1000.0
-    traced = int(_to_ms(jnp.float32(seconds)))
+    traced = int(to_ms(jnp.float32(seconds)))
     try:
         clock.check_time("t", seconds)
         accepted = True
@@ -71,8 +76,7 @@ def test_check_refuses_a_time_that_is_not_whole_milliseconds():
 
 # ---------------------------------------------------------------- exact intervals
 
-@jax.jit
-def _run_empty(key, duration_ms, params):
+def run_empty(key, duration_ms, params):
     """250 advances of ``duration_ms`` on the empty market: the clock after each."""
     init_key, key = jax.random.split(key)
     state = background.init(init_key, EMPTY, params)
@@ -84,14 +88,19 @@ def _run_empty(key, duration_ms, params):
     return jax.lax.scan(body, state, jax.random.split(key, 250))[1]
 
 
+@pytest.fixture(scope="module")
+def run_empty_jit():
+    return jax.jit(run_empty)
+
+
 @pytest.mark.parametrize("step", ["0.1", "0.3", "1.7", "0.007", "13.001"])
-def test_advances_add_up_exactly(step):
+def test_advances_add_up_exactly(run_empty_jit, step):
     """k advances of a non-binary step end exactly k steps after the open, in integer ms; the
     float32 clock this replaces drifted (34,200 + 0.1 is 34,200.1015625 in float32)."""
     params = MarketParams()
     duration = clock.seconds_to_ms(float(step))
     assert duration == round(float(step) * 1000)
-    times = np.asarray(_run_empty(jax.random.key(0), jnp.int32(duration), params))
+    times = np.asarray(run_empty_jit(jax.random.key(0), jnp.int32(duration), params))
     np.testing.assert_array_equal(times, OPEN_MS + duration * np.arange(1, 251))
 
 
@@ -117,8 +126,7 @@ def test_advance_chunks_add_up_and_stop_at_the_close():
 N_MARKETS = 4000
 
 
-@jax.jit
-def _shocks(key, params):
+def shocks(key, params):
     """The fundamental's move over one 60-s advance from the open, in N_MARKETS independent empty
     markets. With fund_vol = 0 and no events the only move is the end-of-interval megashock."""
     def one(k):
@@ -129,14 +137,19 @@ def _shocks(key, params):
     return jax.vmap(one)(jax.random.split(key, N_MARKETS))
 
 
+@pytest.fixture(scope="module")
+def shocks_jit():
+    return jax.jit(shocks)
+
+
 @pytest.mark.parametrize("mean, var", [(0.0, 50_000.0), (1000.0, 50_000.0)])
-def test_forced_megashock_has_the_model_law(mean, var):
+def test_forced_megashock_has_the_model_law(shocks_jit, mean, var):
     """Megashocks forced on (rate 1 per ns: probability 1 - e^-60e9 = 1 per advance): each move is
     sign * (mean + sqrt(var) z) with a fair sign independent of z, so its mean is 0, its variance
     mean^2 + var, P(move > 0) = 1/2 and E|move| = E|mean + sqrt(var) z|. (With the sign and the size
     drawn from one key, as before, the mean was about +179 cents for mean 0, 50 standard errors off.)"""
     params = MarketParams(megashock_rate=1.0, megashock_mean=mean, megashock_var=var, fund_vol=0.0)
-    moves = np.asarray(_shocks(jax.random.key(11), params), np.float64)
+    moves = np.asarray(shocks_jit(jax.random.key(11), params), np.float64)
     n, total_var = N_MARKETS, mean**2 + var
     assert np.all(moves != 0)  # one shock every advance
     assert abs(moves.mean()) < 4.5 * math.sqrt(total_var / n)

@@ -19,17 +19,33 @@ import jaxmarket as jm
 from jaxmarket import lob
 from jaxmarket.baselines import execution as exe_baselines
 from jaxmarket.envs import daily_investor as dic
+from jaxmarket.envs import execution as exe
 from jaxmarket.envs import market_env
 from jaxmarket import background
-from jaxmarket.background import clock
-from jaxmarket.lob.book import ORDER_ID, OWNER, PRICE, QTY
+from jaxmarket.background import MarketConfig, clock
+from jaxmarket.envs.daily_investor import DailyInvestorParams
+from jaxmarket.envs.execution import ExecutionParams
+from tests.envs.market_env_books import (
+    assert_same_state,
+    level_ids,
+    np_imbalance,
+    np_last,
+    np_levels,
+    np_mid,
+    np_resting,
+    np_spread,
+    np_sweep,
+    seeded,
+    side_orders,
+)
 
 SMALL = dict(n_noise=100, n_value=20, n_momentum=4, max_arrival_slots=48)
 # The window is given (its default is None, resolved where used): every params below then has the
-# same structure, so each jitted step traces once.
-EXE, EXE_PARAMS = jm.make("jaxmarket/Execution-v0", window_s=600.0, **SMALL)
-DI, DI_PARAMS = jm.make("jaxmarket/DailyInvestor-v0", **SMALL)
-CFG = EXE.config
+# same structure, so each jitted step traces once. The params and config are the ones ``jm.make``
+# gives the envs built by the fixtures below.
+EXE_PARAMS = ExecutionParams(window_s=600.0)
+DI_PARAMS = DailyInvestorParams()
+CFG = MarketConfig(**SMALL)
 LONG = EXE_PARAMS.replace(window_s=3000.0)  # 50 steps: no episode end while a test looks
 MARKET_ORDER, LIMIT_ORDER, WAIT = 0, 1, 2
 BUY, HOLD, SELL = 0, 1, 2
@@ -37,65 +53,89 @@ ENTRY = 10_005.0  # hand-built books trade near 10_000 cents: money stays exact 
 OTHER_IDS = 10_000_000  # ids of hand-built orders, far from the market's own
 
 
-@chex.assert_max_traces(n=1)
-def _exe_step(key, state, action, params):
-    return EXE.step(key, state, action, params)
+@pytest.fixture(scope="module")
+def exe_env():
+    return jm.make("jaxmarket/Execution-v0", window_s=600.0, **SMALL)[0]
 
 
-@chex.assert_max_traces(n=1)
-def _di_step(key, state, action, params):
-    return DI.step(key, state, action, params)
+@pytest.fixture(scope="module")
+def di_env():
+    return jm.make("jaxmarket/DailyInvestor-v0", **SMALL)[0]
 
 
-_exe_jit, _di_jit = jax.jit(_exe_step), jax.jit(_di_step)
-_apply = jax.jit(lob.apply)
+def traced_once(env):
+    """``env.step`` jitted and traced at most once (checked; the check tells the two envs' steps
+    apart by the fixture that built them), called with a seed and a Python action."""
+
+    @chex.assert_max_traces(n=1)
+    def step(key, state, action, params):
+        return env.step(key, state, action, params)
+
+    return seeded(jax.jit(step))
 
 
-def exe_step(seed, state, action, params):
-    return _exe_jit(jax.random.key(seed), state, jnp.int32(action), params)
+@pytest.fixture(scope="module")
+def exe_step(exe_env):
+    """Execution-v0's step, built once for this module."""
+    return traced_once(exe_env)
 
 
-def di_step(seed, state, action, params):
-    return _di_jit(jax.random.key(seed), state, jnp.int32(action), params)
+@pytest.fixture(scope="module")
+def di_step(di_env):
+    """DailyInvestor-v0's step, built once for this module."""
+    return traced_once(di_env)
 
 
 def warm(env, step, params, steps, seed):
     """An episode started on a market that has traded ``steps`` minutes since the open."""
+    idle = WAIT if env.name == "Execution-v0" else HOLD
     state = env.start_episode(background.init(jax.random.key(seed), CFG, params), params)
     for t in range(steps):
-        state = step(1000 * seed + t, state, WAIT if env is EXE else HOLD, params)[1]
+        state = step(1000 * seed + t, state, idle, params)[1]
     return env.start_episode(state.market, params)
 
 
 @pytest.fixture(scope="module")
-def exe_warm():
-    return warm(EXE, exe_step, LONG, 12, 1)
+def exe_warm(exe_env, exe_step):
+    return warm(exe_env, exe_step, LONG, 12, 1)
 
 
 @pytest.fixture(scope="module")
-def di_warm():
-    return warm(DI, di_step, DI_PARAMS, 12, 2)
+def di_warm(di_env, di_step):
+    return warm(di_env, di_step, DI_PARAMS, 12, 2)
 
 
 # ---------------------------------------------------------------- books and numpy references
 
-def env_book(bids=(), asks=(), last_trade=0, first_id=OTHER_IDS):
-    """A book like the env's (same capacity and policies) from resting orders ``(price, qty)``."""
-    book = lob.empty(CFG.capacity, max_fills=CFG.max_fills, full_policy=CFG.full_policy)
-    oid = first_id
-    for side, orders in ((lob.BID, bids), (lob.ASK, asks)):
-        for price, qty in orders:
-            book, res = _apply(book, lob.limit(side, price, qty, oid, owner=3))
+@pytest.fixture(scope="module")
+def env_book(apply_jit):
+    """``env_book(bids, asks, last_trade, first_id)``: a book like the env's (same capacity and
+    policies) from resting orders ``(price, qty)``."""
+
+    def build(bids=(), asks=(), last_trade=0, first_id=OTHER_IDS):
+        book = lob.empty(CFG.capacity, max_fills=CFG.max_fills, full_policy=CFG.full_policy)
+        oid = first_id
+        for side, orders in ((lob.BID, bids), (lob.ASK, asks)):
+            for price, qty in orders:
+                book, res = apply_jit(book, lob.limit(side, price, qty, oid, owner=3))
+                assert int(res.status) == lob.OK and int(res.filled) == 0
+                oid += 1
+        return book.replace(last_trade_price=jnp.int32(last_trade))
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def add_orders(apply_jit):
+    """``add_orders(book, side, orders, first_id)``: ``book`` with resting orders ``(price, qty)`` added."""
+
+    def add(book, side, orders, first_id):
+        for k, (price, qty) in enumerate(orders):
+            book, res = apply_jit(book, lob.limit(side, price, qty, first_id + k, owner=3))
             assert int(res.status) == lob.OK and int(res.filled) == 0
-            oid += 1
-    return book.replace(last_trade_price=jnp.int32(last_trade))
+        return book
 
-
-def add_orders(book, side, orders, first_id):
-    for k, (price, qty) in enumerate(orders):
-        book, res = _apply(book, lob.limit(side, price, qty, first_id + k, owner=3))
-        assert int(res.status) == lob.OK and int(res.filled) == 0
-    return book
+    return add
 
 
 def quiet(state, params):
@@ -114,79 +154,13 @@ def with_book(state, book, entry=ENTRY):
     return state.replace(entry_tick=jnp.int32(tick), entry_half=jnp.float32(entry - tick))
 
 
-def side_orders(book, side):
-    """``[(price, qty, id, owner)]`` of one side, priority order."""
-    o = np.asarray(book.orders[side])
-    return [tuple(int(x) for x in o[[PRICE, QTY, ORDER_ID, OWNER], i]) for i in range(int(book.n[side]))]
-
-
-def np_levels(book, side, depth=None):
-    levels = []
-    for price, qty, _, _ in side_orders(book, side):
-        if levels and levels[-1][0] == price:
-            levels[-1][1] += qty
-        else:
-            levels.append([price, qty])
-    return levels if depth is None else levels[:depth]
-
-
-def np_imbalance(book, depth=None):
-    bid = sum(q for _, q in np_levels(book, lob.BID, depth))
-    ask = sum(q for _, q in np_levels(book, lob.ASK, depth))
-    return 0.5 if bid + ask == 0 else bid / (bid + ask)
-
-
-def np_last(book, r_bar):
-    return int(book.last_trade_price) if int(book.last_trade_price) > 0 else r_bar
-
-
-def np_mid(book, r_bar):
-    bids, asks = side_orders(book, lob.BID), side_orders(book, lob.ASK)
-    if bids and asks:
-        return (bids[0][0] + asks[0][0]) / 2
-    if bids or asks:
-        return (bids or asks)[0][0]
-    return np_last(book, r_bar)
-
-
-def np_spread(book):
-    bids, asks = side_orders(book, lob.BID), side_orders(book, lob.ASK)
-    return asks[0][0] - bids[0][0] if bids and asks else 0
-
-
-def np_sweep(book, side, qty):
-    """``(filled, notional)`` of a market order walking the opposite side."""
-    filled = notional = 0
-    for price, avail, _, _ in side_orders(book, 1 - side):
-        take = min(qty - filled, avail)
-        filled, notional = filled + take, notional + take * price
-        if filled == qty:
-            break
-    return filled, notional
-
-
-def np_resting(book, order_id):
-    return sum(q for s in (0, 1) for _, q, i, _ in side_orders(book, s) if i == order_id)
-
-
-def level_ids(book, side, price):
-    return [i for p, _, i, _ in side_orders(book, side) if p == price]
-
-
-def assert_same_state(a, b, skip=()):
-    """Equal pytrees, leaf by leaf, except leaves whose path contains a name in ``skip``."""
-    assert jax.tree.structure(a) == jax.tree.structure(b)
-    for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b)):
-        name = jax.tree_util.keystr(path)
-        if not any(s in name for s in skip):
-            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=name)
-
-
 # ---------------------------------------------------------------- observation features
 
-_imb = jax.jit(market_env.gym_imbalance, static_argnums=1)
-_mid = jax.jit(market_env.gym_mid)
-_spread = jax.jit(market_env.gym_spread)
+@pytest.fixture(scope="module")
+def features():
+    """The jitted features ``(mid, spread, imbalance)``, built once for this module."""
+    return (jax.jit(market_env.gym_mid), jax.jit(market_env.gym_spread),
+            jax.jit(market_env.gym_imbalance, static_argnums=1))
 
 
 @pytest.mark.parametrize("bids, asks, last", [
@@ -194,8 +168,9 @@ _spread = jax.jit(market_env.gym_spread)
     ([(10_000, 5), (10_000, 3), (9_999, 2), (9_998, 1), (9_990, 4), (9_980, 6), (9_970, 8), (9_960, 9)],
      [(10_010, 5), (10_011, 1), (10_011, 2), (10_030, 50)], 10_004),
 ])
-def test_gym_features_on_hand_built_books(bids, asks, last):
+def test_gym_features_on_hand_built_books(env_book, features, bids, asks, last):
     """Mid, spread and imbalance (top 3, top 5, whole book; 0.5 empty, 0 / 1 one-sided)."""
+    _mid, _spread, _imb = features
     book = env_book(bids, asks, last)
     assert float(_mid(book, jnp.float32(100_000.0))) == np_mid(book, 100_000.0)
     assert float(_spread(book)) == np_spread(book)
@@ -224,7 +199,7 @@ def check_exe_obs(obs, state, params):
 
 
 @pytest.mark.parametrize("direction", [lob.BID, lob.ASK])
-def test_execution_observation_matches_numpy(exe_warm, direction):
+def test_execution_observation_matches_numpy(exe_step, exe_warm, direction):
     params = LONG.replace(direction=direction, parent_size=5000)  # not done within the test
     state = exe_warm
     rng = np.random.default_rng(direction)
@@ -240,7 +215,7 @@ def test_execution_observation_matches_numpy(exe_warm, direction):
     assert seen_two_sided > 6 and seen_done > 0
 
 
-def test_daily_investor_observation_matches_numpy(di_warm):
+def test_daily_investor_observation_matches_numpy(di_step, di_warm):
     state, params = di_warm, DI_PARAMS
     rng = np.random.default_rng(3)
     for t in range(10):
@@ -267,7 +242,7 @@ BIDS = [(10_000, 120), (9_990, 100), (9_980, 40)]
     (lob.ASK, BIDS, ASKS),
     (lob.ASK, [(10_000, 20)], ASKS),
 ])
-def test_execution_market_order_reward(exe_warm, direction, bids, asks):
+def test_execution_market_order_reward(exe_step, env_book, exe_warm, direction, bids, asks):
     """reward = (entry * filled - notional) / parent for a buy, mirrored for a sell."""
     state, params = quiet(with_book(exe_warm, env_book(bids, asks)), LONG.replace(direction=direction))
     filled, notional = np_sweep(state.market.book, direction, params.order_size)
@@ -281,7 +256,7 @@ def test_execution_market_order_reward(exe_warm, direction, bids, asks):
     assert sum(q for _, q in opposite) == sum(q for _, q in (asks if direction == lob.BID else bids)) - filled
 
 
-def test_execution_underfill_penalty_when_the_window_ends(exe_warm):
+def test_execution_underfill_penalty_when_the_window_ends(exe_step, exe_warm):
     """One step (window 60 s), nothing done: -underfill_penalty * parent / parent = -100."""
     params = EXE_PARAMS.replace(window_s=60.0)
     _, _, reward, terminated, _, info = exe_step(3, exe_warm, WAIT, params)
@@ -294,7 +269,7 @@ def test_execution_underfill_penalty_when_the_window_ends(exe_warm):
     (lob.BID, 150, ASKS, 30.0 * 50),  # 200 bought: 50 over
     (lob.BID, 200, ASKS, 0.0),
 ])
-def test_execution_end_of_episode_penalty(exe_warm, direction, parent, book_side, penalty):
+def test_execution_end_of_episode_penalty(exe_step, env_book, exe_warm, direction, parent, book_side, penalty):
     params = EXE_PARAMS.replace(window_s=60.0, direction=direction, parent_size=parent, underfill_penalty=70.0,
                                 overfill_penalty=30.0)
     book = env_book(book_side, []) if direction == lob.ASK else env_book([], book_side)
@@ -306,7 +281,7 @@ def test_execution_end_of_episode_penalty(exe_warm, direction, parent, book_side
     assert float(reward) == pytest.approx((edge - penalty) / parent, rel=1e-6)
 
 
-def test_execution_crossing_limit_order_costs_its_fill_prices(exe_warm):
+def test_execution_crossing_limit_order_costs_its_fill_prices(exe_step, env_book, exe_warm):
     """No bid and a last trade above the best ask: the limit buy at the last trade crosses."""
     book = env_book([], [(10_010, 50), (10_020, 300)], last_trade=10_015)
     state, params = quiet(with_book(exe_warm, book), LONG)
@@ -317,7 +292,7 @@ def test_execution_crossing_limit_order_costs_its_fill_prices(exe_warm):
 
 # ---------------------------------------------------------------- Execution: the agent's limit order
 
-def test_execution_limit_order_rests_at_the_near_touch(exe_warm):
+def test_execution_limit_order_rests_at_the_near_touch(exe_step, env_book, exe_warm):
     bids, asks = [(10_000, 30), (10_000, 20), (9_990, 40)], [(10_010, 100), (10_020, 60)]
     for direction, price, ahead in ((lob.BID, 10_000, [OTHER_IDS, OTHER_IDS + 1]), (lob.ASK, 10_010, [OTHER_IDS + 3])):
         state, params = quiet(with_book(exe_warm, env_book(bids, asks)), LONG.replace(direction=direction))
@@ -343,14 +318,14 @@ def sellers(state, params):
 
 
 @pytest.fixture(scope="module")
-def resting(exe_warm):
+def resting(exe_step, env_book, exe_warm):
     """The agent's buy order resting at 10_000 behind two others (ids OTHER_IDS, OTHER_IDS + 1)."""
     book = env_book([(10_000, 30), (10_000, 20), (9_990, 40)], [(10_010, 400), (10_020, 600)])
     state, params = quiet(with_book(exe_warm, book), LONG)
     return exe_step(8, state, LIMIT_ORDER, params)[1], params
 
 
-def test_execution_passive_fills_are_what_left_the_book(resting):
+def test_execution_passive_fills_are_what_left_the_book(exe_step, add_orders, resting):
     """Each step: done_qty grows by the agent's quantity that left the book (not evicted), at the
     order's price (not the touch: a better bid is put ahead of it every step); the orders ahead of
     it fill first."""
@@ -378,7 +353,7 @@ def test_execution_passive_fills_are_what_left_the_book(resting):
     assert 0 < total == int(state.done_qty) and ahead_filled > 0
 
 
-def test_wait_keeps_the_queue_position(resting):
+def test_wait_keeps_the_queue_position(exe_step, add_orders, resting):
     """WAIT leaves the order (id, place among same-price orders); LIMIT re-queues it at the back."""
     state, params = resting
     oid = int(state.order_id)
@@ -406,7 +381,7 @@ def test_wait_keeps_the_queue_position(resting):
 @pytest.mark.parametrize("action, bids, asks", [
     (BUY, BIDS, ASKS), (BUY, BIDS, [(10_010, 30), (10_015, 20)]), (SELL, BIDS, ASKS), (SELL, [(10_000, 20)], ASKS),
 ])
-def test_daily_investor_trade_moves_holdings_and_cash_exactly(di_warm, action, bids, asks):
+def test_daily_investor_trade_moves_holdings_and_cash_exactly(di_step, env_book, di_warm, action, bids, asks):
     """Holdings move by the fill; the value (starting cash + pnl) by holdings * mark change minus the
     fills' cost against the mark, i.e. the cash moves by the notional (integer arithmetic here)."""
     book = env_book(bids, asks, last_trade=10_003)
@@ -424,7 +399,7 @@ def test_daily_investor_trade_moves_holdings_and_cash_exactly(di_warm, action, b
     assert int(new.n_trades) == int(state.n_trades) + 1
 
 
-def test_daily_investor_dense_reward(di_warm):
+def test_daily_investor_dense_reward(di_step, di_warm):
     """reward = (value_t - value_{t-1}) / order_size / 390, value = cash + holdings * last trade, with
     the cash tracked here from the numpy sweeps."""
     state, params = di_warm, DI_PARAMS
@@ -448,7 +423,7 @@ def test_daily_investor_dense_reward(di_warm):
     assert int(state.holdings) != 0 and any(r != 0 for r in rewards)
 
 
-def test_daily_investor_sparse_reward_and_auto_reset(di_warm):
+def test_daily_investor_sparse_reward_and_auto_reset(di_step, di_warm):
     """0 until the close; then (value - starting cash) / order_size / 390; the next state is the opening."""
     params = DI_PARAMS.replace(sparse_reward=True)
     state = di_warm
@@ -469,7 +444,7 @@ def test_daily_investor_sparse_reward_and_auto_reset(di_warm):
 # ---------------------------------------------------------------- invalid actions, auto-reset
 
 @pytest.mark.parametrize("invalid", [7, -1, 3])
-def test_invalid_action_is_wait_and_counted(resting, di_warm, invalid):
+def test_invalid_action_is_wait_and_counted(exe_step, di_step, resting, di_warm, invalid):
     state, params = sellers(*resting)  # a resting order, and trading that fills it
     a = exe_step(60, state, invalid, params)
     b = exe_step(60, state, WAIT, params)
@@ -484,7 +459,7 @@ def test_invalid_action_is_wait_and_counted(resting, di_warm, invalid):
     assert float(a[2]) == float(b[2])
 
 
-def test_execution_auto_reset_restarts_from_the_opening(exe_warm):
+def test_execution_auto_reset_restarts_from_the_opening(exe_step, exe_warm):
     params = EXE_PARAMS.replace(window_s=60.0)
     after_one = exe_step(11, exe_warm, MARKET_ORDER, LONG)[1]  # an episode under way
     obs, new, _, terminated, truncated, info = exe_step(12, after_one, MARKET_ORDER, params)
@@ -494,7 +469,7 @@ def test_execution_auto_reset_restarts_from_the_opening(exe_warm):
     assert (int(new.time), int(new.done_qty), float(new.cost), int(new.order_id)) == (0, 0, 0.0, lob.EMPTY_ID)
     assert int(new.entry_tick) + float(new.entry_half) == np_mid(after_one.opening.book, params.r_bar)
     check_exe_obs(obs, new, params)
-    assert float(info["final_observation"][0]) == pytest.approx(int(info["done_qty"]) / params.parent_size, rel=1e-6)
+    assert float(info["final_observation"][exe.OBS_DONE]) == pytest.approx(int(info["done_qty"]) / params.parent_size, rel=1e-6)
     assert int(info["done_qty"]) > 0
 
 
@@ -520,21 +495,21 @@ def test_bad_input_names_field_and_value(env_id, overrides, pattern):
         jm.make(env_id, **overrides)
 
 
-def test_params_must_fit_the_advances_fixed_at_construction():
+def test_params_must_fit_the_advances_fixed_at_construction(exe_env):
     """The env splits a step into ceil(step / mm_period) advances when it is built; parameters passed
     later may not need more (the message names mm_period_s)."""
     env, params = jm.make("jaxmarket/Execution-v0", step_s=120.0)  # 2 advances of 60 s per step
-    assert env.step_chunks == 2 and EXE.step_chunks == 1
+    assert env.step_chunks == 2 and exe_env.step_chunks == 1
     env.check_params(params.replace(step_s=90.0))
     with pytest.raises(ValueError, match=r"^step_s = 120.0 .*\(0.0, 60.0\].*mm_period_s"):
-        EXE.check_params(EXE_PARAMS.replace(step_s=120.0))
+        exe_env.check_params(EXE_PARAMS.replace(step_s=120.0))
     with pytest.raises(ValueError, match=r"^step_s = 120.0 .*\(0.0, 60.0\].*mm_period_s"):
         env.check_params(params.replace(mm_period_s=30.0, step_s=120.0, first_interval_s=30.0))
 
 
 # ---------------------------------------------------------------- baselines
 
-def test_twap_is_behind_the_even_schedule(exe_warm):
+def test_twap_is_behind_the_even_schedule(exe_step, exe_warm):
     act = exe_baselines.twap()
     for window, parent in ((600.0, 1000), (180.0, 1000)):
         params = EXE_PARAMS.replace(window_s=window, parent_size=parent)
@@ -556,7 +531,7 @@ def test_twap_is_behind_the_even_schedule(exe_warm):
     assert 0 < sent < 10
 
 
-def test_always_passive_waits_while_at_the_touch(exe_warm, resting):
+def test_always_passive_waits_while_at_the_touch(exe_step, add_orders, exe_warm, resting):
     act = exe_baselines.always_passive()
     assert int(act(None, None, exe_warm, LONG)) == LIMIT_ORDER  # no order yet
     state, params = resting
@@ -574,30 +549,31 @@ def test_always_passive_waits_while_at_the_touch(exe_warm, resting):
 
 # ---------------------------------------------------------------- rollouts
 
-def test_random_rollouts_stay_finite():
+def test_random_rollouts_stay_finite(exe_env, di_env, exe_step, di_step):
     """From the open (an empty book), Execution through two auto-resets, invalid actions mixed in."""
     rng = np.random.default_rng(5)
-    for env, step, params, actions in ((EXE, exe_step, EXE_PARAMS, [0, 1, 2, 2, 5]), (DI, di_step, DI_PARAMS, [0, 1, 2, -3])):
+    cases = ((exe_env, exe_step, EXE_PARAMS, [0, 1, 2, 2, 5]), (di_env, di_step, DI_PARAMS, [0, 1, 2, -3]))
+    for env, step, params, actions in cases:
         state = env.start_episode(background.init(jax.random.key(9), CFG, params), params)
         for t in range(25):
             obs, state, reward, *_ = step(200 + t, state, int(rng.choice(actions)), params)
             assert np.all(np.isfinite(np.asarray(obs))) and np.isfinite(float(reward)), (env.name, t)
             assert np.all(np.isfinite(np.asarray(state.mids)))
-            if env is EXE:
+            if env is exe_env:
                 assert np.isfinite(float(state.cost)) and np.isfinite(float(state.entry_price))
 
 
 # ---------------------------------------------------------------- the largest price level
 
-def test_execution_on_a_market_at_the_largest_price_level():
+def test_execution_on_a_market_at_the_largest_price_level(exe_step, exe_env):
     """The background market at r_bar = R_BAR_MAX = 2**29 cents (float32's step there is 64 cents):
     prices stay near it, and the cost (limit orders filled passively by the background, market
     orders) matches the exact recomputation from the books: each passive fill is what left the
     agent's order, at its price; each market order the sweep of the book before it."""
     r = background.R_BAR_MAX
     params = LONG.replace(r_bar=float(r), window_s=1200.0, parent_size=100_000)
-    EXE.check_params(params)
-    state = warm(EXE, exe_step, params, 3, 11)
+    exe_env.check_params(params)
+    state = warm(exe_env, exe_step, params, 3, 11)
     owner = CFG.agent_owner
     entry = Fraction(2 * int(state.entry_tick) + int(2 * float(state.entry_half)), 2)
     assert entry == Fraction(int(2 * np_mid(state.market.book, r)), 2) and abs(entry - r) < 20_000

@@ -25,8 +25,6 @@ OPEN_S, SESSION_S = 34_200.0, 30.0
 DAY = dict(open_s=OPEN_S, close_s=OPEN_S + SESSION_S, first_interval_s=5.0)  # 25 s of episode
 HOLD, WAIT = 1, 2
 MAX_STEPS = 300
-DI, DI_PARAMS = jm.make("jaxmarket/DailyInvestor-v0", **EMPTY, **DAY)
-EXE, EXE_PARAMS = jm.make("jaxmarket/Execution-v0", **EMPTY, **DAY, window_s=25.0)
 
 
 def _lengths(env, action):
@@ -52,7 +50,18 @@ def _lengths(env, action):
     return jax.jit(jax.vmap(one))
 
 
-_di_lengths, _exe_lengths = _lengths(DI, HOLD), _lengths(EXE, WAIT)
+@pytest.fixture(scope="module")
+def daily():
+    """DailyInvestor-v0 on the short session, its params and its jitted rollouts (built once here)."""
+    env, params = jm.make("jaxmarket/DailyInvestor-v0", **EMPTY, **DAY)
+    return env, params, _lengths(env, HOLD)
+
+
+@pytest.fixture(scope="module")
+def execution():
+    """Execution-v0 on the short session, its params and its jitted rollouts (built once here)."""
+    env, params = jm.make("jaxmarket/Execution-v0", **EMPTY, **DAY, window_s=25.0)
+    return env, params, _lengths(env, WAIT)
 
 
 def batch(base, env, **columns):
@@ -66,24 +75,26 @@ def batch(base, env, **columns):
 STEPS = ["0.1", "0.3", "0.7", "1.7", "0.09", "0.123", "2.5", "25"]  # decimal strings: the intended values
 
 
-def test_daily_investor_episode_length_is_exact():
+def test_daily_investor_episode_length_is_exact(daily):
     """ceil((close - open - first_interval) / step) steps, computed from the decimal strings; the
     episode starts 5 s after the open and ends exactly at the close."""
-    params = batch(DI_PARAMS, DI, step_s=[float(s) for s in STEPS])
-    lengths, start_ms, end_ms = (np.asarray(x) for x in _di_lengths(jax.random.split(jax.random.key(0), len(STEPS)),
-                                                                     params))
+    env, base, lengths_of = daily
+    params = batch(base, env, step_s=[float(s) for s in STEPS])
+    lengths, start_ms, end_ms = (np.asarray(x) for x in lengths_of(jax.random.split(jax.random.key(0), len(STEPS)),
+                                                                    params))
     want = [math.ceil(Fraction("25") / Fraction(s)) for s in STEPS]
     assert lengths.tolist() == want == [250, 84, 36, 15, 278, 204, 10, 1]
-    assert [DI_PARAMS.replace(step_s=float(s)).max_steps_in_episode for s in STEPS] == want
+    assert [base.replace(step_s=float(s)).max_steps_in_episode for s in STEPS] == want
     assert np.all(start_ms == 34_205_000) and np.all(end_ms == 34_230_000)
 
 
-def test_execution_episode_length_is_exact():
+def test_execution_episode_length_is_exact(execution):
     """ceil(window / step) steps (a parent never filled in an empty market: the window ends it)."""
+    env, base, lengths_of = execution
     windows = ["25", "24.9", "7.7", "25", "20.02", "3", "0.5", "12.34"]
-    params = batch(EXE_PARAMS, EXE, step_s=[float(s) for s in STEPS], window_s=[float(w) for w in windows])
-    lengths, start_ms, _ = (np.asarray(x) for x in _exe_lengths(jax.random.split(jax.random.key(1), len(STEPS)),
-                                                                 params))
+    params = batch(base, env, step_s=[float(s) for s in STEPS], window_s=[float(w) for w in windows])
+    lengths, start_ms, _ = (np.asarray(x) for x in lengths_of(jax.random.split(jax.random.key(1), len(STEPS)),
+                                                               params))
     want = [math.ceil(Fraction(w) / Fraction(s)) for s, w in zip(STEPS, windows)]
     assert lengths.tolist() == want == [250, 83, 11, 15, 223, 25, 1, 1]
     assert np.all(start_ms == 34_205_000)
@@ -92,10 +103,11 @@ def test_execution_episode_length_is_exact():
 @settings(max_examples=8, deadline=None)
 @given(steps_ms=st.lists(st.integers(101, 2_000), min_size=4, max_size=4),
        first_ms=st.lists(st.integers(0, 4_000), min_size=4, max_size=4))
-def test_daily_investor_episode_length_for_random_steps(steps_ms, first_ms):
+def test_daily_investor_episode_length_for_random_steps(daily, steps_ms, first_ms):
     """Any whole-millisecond step and warm-up: ceil((30,000 - first) / step) in integers."""
-    params = batch(DI_PARAMS, DI, step_s=[m / 1000 for m in steps_ms], first_interval_s=[f / 1000 for f in first_ms])
-    lengths, start_ms, end_ms = (np.asarray(x) for x in _di_lengths(jax.random.split(jax.random.key(2), 4), params))
+    env, base, lengths_of = daily
+    params = batch(base, env, step_s=[m / 1000 for m in steps_ms], first_interval_s=[f / 1000 for f in first_ms])
+    lengths, start_ms, end_ms = (np.asarray(x) for x in lengths_of(jax.random.split(jax.random.key(2), 4), params))
     assert lengths.tolist() == [-(-(30_000 - f) // m) for m, f in zip(steps_ms, first_ms)]
     assert start_ms.tolist() == [34_200_000 + f for f in first_ms] and np.all(end_ms == 34_230_000)
 

@@ -16,9 +16,12 @@ import pytest
 
 import jaxmarket as jm
 from jaxmarket import lob
+from jaxmarket.core.validation import INT32_MAX
 from jaxmarket.envs import daily_investor as dic
 from jaxmarket import background
-from tests.envs.test_market_env import np_sweep, side_orders  # the plain-Python book readers
+from jaxmarket.envs.daily_investor import DailyInvestorParams
+from jaxmarket.envs.execution import ExecutionParams
+from tests.envs.market_env_books import np_sweep, side_orders  # the plain-Python book readers
 
 R = background.R_BAR_MAX  # the largest valid r_bar
 P = R + 37  # the hand-built books trade around here
@@ -28,20 +31,38 @@ BUY, HOLD, SELL = 0, 1, 2
 MARKET_ORDER, LIMIT_ORDER, WAIT = 0, 1, 2
 EPS = 2.0**-24  # float32's relative rounding
 OTHER_IDS = 10_000_000
-DI, DI_PARAMS = jm.make("jaxmarket/DailyInvestor-v0", r_bar=float(R), **EMPTY)
-EXE, EXE_PARAMS = jm.make("jaxmarket/Execution-v0", r_bar=float(R), window_s=600.0, **EMPTY)
-_apply = jax.jit(lob.apply)
-_di_step = jax.jit(DI.step)
-_exe_step = jax.jit(EXE.step)
+DI_PARAMS = DailyInvestorParams(r_bar=float(R))  # the params jm.make gives the fixtures' envs
+EXE_PARAMS = ExecutionParams(r_bar=float(R), window_s=600.0)
 
 
-def book_of(bids=(), asks=(), capacity=16):
-    """A book like the envs' from resting orders ``(price, qty)``, ids from OTHER_IDS, owner 3."""
+@pytest.fixture(scope="module")
+def di_env():
+    return jm.make("jaxmarket/DailyInvestor-v0", r_bar=float(R), **EMPTY)[0]
+
+
+@pytest.fixture(scope="module")
+def exe_env():
+    return jm.make("jaxmarket/Execution-v0", r_bar=float(R), window_s=600.0, **EMPTY)[0]
+
+
+@pytest.fixture(scope="module")
+def di_step(di_env):
+    return jax.jit(di_env.step)
+
+
+@pytest.fixture(scope="module")
+def exe_step(exe_env):
+    return jax.jit(exe_env.step)
+
+
+def book_of(apply, bids=(), asks=(), capacity=16):
+    """A book like the envs' from resting orders ``(price, qty)``, ids from OTHER_IDS, owner 3,
+    built with the jitted ``apply``."""
     book = lob.empty(capacity, full_policy="evict")
     oid = OTHER_IDS
     for side, orders in ((lob.BID, bids), (lob.ASK, asks)):
         for price, qty in orders:
-            book, res = _apply(book, lob.limit(side, price, qty, oid, owner=3))
+            book, res = apply(book, lob.limit(side, price, qty, oid, owner=3))
             assert int(res.status) == lob.OK
             oid += 1
     return book
@@ -71,19 +92,19 @@ BIDS = [(P - 1, 30), (P - 3, 70), (P - 4, 600), (P - 8, 10_000_000)]
 DI_ACTIONS = [BUY, BUY, HOLD, SELL, BUY, SELL, SELL, SELL, HOLD, BUY]
 
 
-def run_daily_investor(order_size):
+def run_daily_investor(env, step, apply, order_size):
     """The DI_ACTIONS on the hand-built book: the env's (pnl, reward) per step and the exact ones,
     with the per-step float32 bound's terms (|holdings * mark change| + sum |fill * (price - mark)|)."""
-    params = DI_PARAMS.replace(order_size=order_size, starting_cash=2**31 - 1, done_ratio=0.0)  # never broke here
-    DI.check_params(params)
-    state = start(DI, params, book_of(BIDS, ASKS))
+    params = DI_PARAMS.replace(order_size=order_size, starting_cash=INT32_MAX, done_ratio=0.0)  # never broke here
+    env.check_params(params)
+    state = start(env, params, book_of(apply, BIDS, ASKS))
     cash, holdings, previous = params.starting_cash, 0, params.starting_cash
     mark = np_mark(state.market.book)
     got, want, terms = [], [], []
     for t, action in enumerate(DI_ACTIONS):
         side = lob.BID if action == BUY else lob.ASK
         filled, notional = np_sweep(state.market.book, side, order_size) if action != HOLD else (0, 0)
-        _, state, reward, terminated, _, _ = _di_step(jax.random.key(t + 1), state, jnp.int32(action), params)
+        _, state, reward, terminated, _, _ = step(jax.random.key(t + 1), state, jnp.int32(action), params)
         sign = 1 if action == BUY else -1
         cash, holdings = cash - sign * notional, holdings + sign * filled
         new_mark = np_mark(state.market.book)
@@ -96,10 +117,10 @@ def run_daily_investor(order_size):
     return params, state, got, want, terms, cash
 
 
-def test_daily_investor_money_is_exact_at_the_largest_price_level():
+def test_daily_investor_money_is_exact_at_the_largest_price_level(di_env, di_step, apply_jit):
     """Order size 10: every amount is far below 2**24 cents, so pnl and rewards are exact although the
     cash (about -R * holdings) is a price-level number int32 cents could not hold."""
-    params, state, got, want, _, cash = run_daily_investor(10)
+    params, state, got, want, _, cash = run_daily_investor(di_env, di_step, apply_jit, 10)
     for (pnl, reward), (exact_pnl, exact_reward) in zip(got, want):
         assert pnl == exact_pnl
         assert reward == pytest.approx(float(exact_reward), rel=1e-6, abs=1e-9)
@@ -107,11 +128,11 @@ def test_daily_investor_money_is_exact_at_the_largest_price_level():
     assert float(dic.cash(state, params)) == cash  # float64: exact below 2**53
 
 
-def test_daily_investor_money_error_within_the_documented_bound():
+def test_daily_investor_money_error_within_the_documented_bound(di_env, di_step, apply_jit):
     """Order size 3,000,000: the amounts exceed 2**24, and the error stays within the docstring's
     bound, sum over steps of (capacity + 3) * 2**-24 * the step's terms, plus n * 2**-24 * max |pnl|."""
-    params, _, got, want, terms, _ = run_daily_investor(3_000_000)
-    capacity = DI.config.capacity
+    params, _, got, want, terms, _ = run_daily_investor(di_env, di_step, apply_jit, 3_000_000)
+    capacity = di_env.config.capacity
     bound = 0.0
     for t, ((pnl, _), (exact_pnl, _)) in enumerate(zip(got, want)):
         bound += (capacity + 3) * EPS * terms[t]
@@ -123,28 +144,28 @@ def test_daily_investor_money_error_within_the_documented_bound():
 # ---------------------------------------------------------------- Execution
 
 @pytest.mark.parametrize("direction", [lob.BID, lob.ASK])
-def test_execution_cost_is_exact_at_the_largest_price_level(direction):
+def test_execution_cost_is_exact_at_the_largest_price_level(exe_env, exe_step, apply_jit, direction):
     """Entry = the mid (a half tick here). A limit order at the near touch (no fill), then market
     orders sweeping several levels (the first cancels the resting order): cost = sum over fills of
     (entry - price) * qty (mirrored for a sell), each reward its step's part / parent, exactly."""
     bids = [(P - 1, 30), (P - 2, 40), (P - 6, 5_000)]
     asks = [(P + 2, 30), (P + 3, 40), (P + 7, 5_000)]
     params = EXE_PARAMS.replace(direction=direction, parent_size=5_000)
-    state = start(EXE, params, book_of(bids, asks))
+    state = start(exe_env, params, book_of(apply_jit, bids, asks))
     entry = np_mid(state.market.book)
     assert entry == P + Fraction(1, 2) and int(state.entry_tick) == P and float(state.entry_half) == 0.5
     sign = 1 if direction == lob.BID else -1
-    _, state, reward, *_ = _exe_step(jax.random.key(1), state, jnp.int32(LIMIT_ORDER), params)
+    _, state, reward, *_ = exe_step(jax.random.key(1), state, jnp.int32(LIMIT_ORDER), params)
     assert int(state.order_price) == (P - 1 if direction == lob.BID else P + 2) and float(reward) == 0.0
     cost = Fraction(0)
     for t in (2, 3):
         filled, notional = np_sweep(state.market.book, direction, params.order_size)
-        _, state, reward, *_ = _exe_step(jax.random.key(t), state, jnp.int32(MARKET_ORDER), params)
+        _, state, reward, *_ = exe_step(jax.random.key(t), state, jnp.int32(MARKET_ORDER), params)
         step = sign * (entry * filled - notional)
         cost += step
         assert float(reward) == pytest.approx(float(step / params.parent_size), rel=1e-6)
     assert float(state.cost) == cost != 0 and int(state.done_qty) == 400
-    assert np_resting(state.market.book, EXE.config.agent_owner) == 0  # the limit order was cancelled
+    assert np_resting(state.market.book, exe_env.config.agent_owner) == 0  # the limit order was cancelled
 
 
 def np_resting(book, owner):

@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 
 from jaxmarket import lob
-from tests.lob.test_matching import JaxImpl, RefImpl, fills, rejected
+from tests.lob.book_impls import JaxImpl, fills, rejected
 
 BID, ASK = lob.BID, lob.ASK
-
-
-@pytest.fixture(params=["jax", "reference"])
-def make(request):
-    """A factory of books of the implementation under test."""
-    return JaxImpl if request.param == "jax" else RefImpl
 
 
 def halting(make, capacity: int = 8, **kw):

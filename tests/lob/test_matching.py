@@ -24,10 +24,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaxmarket import lob
+from jaxmarket.core.validation import INT32_MAX
+from tests.lob.book_impls import MSG_FIELDS, JaxImpl, fills, rejected
 from tests.reference_lob import RESULT_FIELDS, ReferenceBook
 
 PRICE, QTY, ORDER_ID, OWNER = range(4)  # rows of Book.orders
-MSG_FIELDS = ("kind", "side", "price", "qty", "order_id", "new_order_id", "owner")
 ACTED = (lob.OK, lob.SIDE_FULL, lob.HELD)  # statuses for which `side` is meaningful
 
 # Small books so that every branch is hit: full sides, evictions, long sweeps, unknown ids.
@@ -374,64 +375,6 @@ def test_checks_hold_on_reference_and_catch_corruption():
 # Each rule is checked on both the JAX book and the reference, with hand-computed values.
 
 
-def result_dict(res: lob.Result) -> dict:
-    return {f: np.asarray(getattr(res, f)).tolist() for f in RESULT_FIELDS}
-
-
-apply_jit = jax.jit(lob.apply)  # compiles once per book settings (capacity and static fields)
-
-
-class JaxImpl:
-    """The JAX book, one message at a time."""
-
-    def __init__(self, capacity, **kw):
-        self.book = lob.empty(capacity, **kw)  # the default max_fills: min(8, capacity)
-
-    def apply(self, msg: lob.Message) -> dict:
-        self.book, res = apply_jit(self.book, msg)
-        return result_dict(res)
-
-    def orders(self, side) -> list[tuple]:
-        v = lob.l3(self.book, side)
-        return [(int(v.price[i]), int(v.qty[i]), int(v.order_id[i]), int(v.owner[i])) for i in range(int(v.n))]
-
-    def counts(self) -> dict:
-        return lob.counts(self.book)
-
-
-class RefImpl:
-    """The reference book behind the same interface."""
-
-    def __init__(self, capacity, **kw):
-        self.book = ReferenceBook(capacity, **kw)
-
-    def apply(self, msg: lob.Message) -> dict:
-        return self.book.apply(*(int(getattr(msg, f)) for f in MSG_FIELDS))
-
-    def orders(self, side) -> list[tuple]:
-        return [(o.price, o.qty, o.order_id, o.owner) for o in self.book.sides[side]]
-
-    def counts(self) -> dict:
-        return self.book.counts()
-
-
-@pytest.fixture(params=["jax", "reference"])
-def make(request):
-    """A factory of books of the implementation under test."""
-    return JaxImpl if request.param == "jax" else RefImpl
-
-
-def fills(res: dict) -> list[tuple]:
-    """Listed fills as (qty, price, passive id, passive owner)."""
-    rows = zip(res["fill_qty"], res["fill_price"], res["fill_passive_id"], res["fill_passive_owner"])
-    return [tuple(r) for r in rows if r[0] > 0]
-
-
-def rejected(res: dict, status: int) -> bool:
-    return (res["status"] == status and res["filled"] == res["remaining"] == res["cancelled"] == res["num_fills"] == 0
-            and fills(res) == [] and res["evicted_id"] == -1)
-
-
 def test_limit_sweeps_levels_and_rests_remainder(make):
     """A buy limit sweeps three ask levels at resting prices in priority order, then rests at its limit."""
     b = make(8)
@@ -669,16 +612,16 @@ def test_self_trade_allowed(make):
     assert b.orders(lob.ASK) == [(100, 1, 1, 5)] and b.orders(lob.BID) == []
 
 
-@jax.jit
-def views(book: lob.Book) -> dict:
-    """Every view of one book, in one compiled call."""
+def all_views(book: lob.Book) -> dict:
+    """Every view of one book (jitted in the test: one compiled call)."""
     return dict(l2=lob.l2(book, 3), bid=lob.best_bid(book), ask=lob.best_ask(book), mid=lob.mid(book),
                 spread=lob.spread(book), imbalance=lob.imbalance(book), imbalance2=lob.imbalance(book, depth=2),
                 last=lob.last_trade_price(book), volume=lob.traded_volume(book), l3=lob.l3(book, lob.BID))
 
 
-def test_views_on_known_book():
+def test_views_on_known_book(apply_jit):
     """l2, mid, spread, imbalance, best bid/ask, last trade price and traded volume on a known book."""
+    views = jax.jit(all_views)
     book = lob.empty(8)
     v = views(book)
     assert np.isnan(float(v["mid"])) and int(v["spread"]) == 0 and float(v["imbalance"]) == 0.0
@@ -708,7 +651,7 @@ def test_views_on_known_book():
     assert counts["buy_volume"] == 6 and counts["sell_volume"] == 1 and counts["ok"] == 7
 
 
-def test_vmap_apply_matches_one_by_one():
+def test_vmap_apply_matches_one_by_one(apply_jit):
     """jax.vmap(lob.apply) over a batch of books equals applying to each book alone."""
     setup = lob.stack([lob.limit(lob.BID, 100, 5, 1), lob.limit(lob.ASK, 101, 5, 1), lob.limit(lob.BID, 99, 2, 1)])
     msgs = lob.stack([lob.market(lob.ASK, 3, 2), lob.limit(lob.BID, 101, 7, 2), lob.cancel(1, 1)])
@@ -724,7 +667,7 @@ def test_vmap_apply_matches_one_by_one():
     assert results.filled.tolist() == [3, 5, 0] and results.cancelled.tolist() == [0, 0, 1]
 
 
-def test_apply_many_jit_does_not_retrace():
+def test_apply_many_jit_does_not_retrace(apply_jit):
     """apply_many under jit traces once for two streams of the same shape, and equals apply one by one."""
 
     @jax.jit
@@ -768,4 +711,4 @@ def test_constructor_errors():
         lob.empty(4, max_fills=4, full_policy="drop")
     with pytest.raises(ValueError, match="side"):
         lob.l3(lob.empty(4, max_fills=4), 2)
-    assert lob.empty(4, max_fills=4, max_qty=lob.largest_max_qty(4)).max_qty == (2**31 - 1) // 5
+    assert lob.empty(4, max_fills=4, max_qty=lob.largest_max_qty(4)).max_qty == INT32_MAX // 5

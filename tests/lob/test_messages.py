@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from jaxmarket import lob
+from jaxmarket.core.validation import INT32_MAX, INT32_MIN
 from tests.reference_lob import ReferenceBook
-from tests.lob.test_matching import apply_jit
 
-INT32_RANGE = r"\[-2147483648, 2147483647\] \(int32\)"
+INT32_RANGE = rf"\[{INT32_MIN}, {INT32_MAX}\] \(int32\)"
 WIDE = 2**32 + 5  # wraps to 5 in int32
-OUT_OF_RANGE = [np.int64(WIDE), WIDE, 2**31, -(2**31) - 1, np.uint32(2**31), np.uint64(2**63), np.array([1, WIDE]),
-                [3, 2**40], 2**70]
+OUT_OF_RANGE = [np.int64(WIDE), WIDE, INT32_MAX + 1, INT32_MIN - 1, np.uint32(INT32_MAX + 1), np.uint64(2**63),
+                np.array([1, WIDE]), [3, 2**40], 2**70]
 NOT_INTEGERS = [100.5, np.float32(0.25), float("nan"), np.inf, np.array([1.0, 2.5])]
 
 # (constructor, its keyword arguments with valid values); each field is replaced by a bad value in turn.
@@ -40,7 +40,7 @@ def ids(case) -> str:
     return f"{getattr(make, '__name__', 'Message')}-{field}"
 
 
-def test_issue_inputs():
+def test_issue_inputs(apply_jit):
     """The issue: an id, a later cancel and a price of 2**32 + k are refused, not taken as k."""
     book, res = apply_jit(lob.empty(8), lob.limit(side=lob.BID, price=100, qty=10, order_id=5, owner=1))
     assert int(res.status) == lob.OK
@@ -75,8 +75,8 @@ def test_non_integral_field_raises(case, bad):
 
 def test_bounds_and_integral_values_are_accepted():
     """The int32 bounds themselves, wide dtypes holding small values and integral floats pass exactly."""
-    msg = lob.limit(lob.BID, np.int64(2**31 - 1), np.uint64(7), -(2**31), owner=np.float64(3.0))
-    assert (int(msg.price), int(msg.qty), int(msg.order_id), int(msg.owner)) == (2**31 - 1, 7, -(2**31), 3)
+    msg = lob.limit(lob.BID, np.int64(INT32_MAX), np.uint64(7), INT32_MIN, owner=np.float64(3.0))
+    assert (int(msg.price), int(msg.qty), int(msg.order_id), int(msg.owner)) == (INT32_MAX, 7, INT32_MIN, 3)
     assert msg.price.dtype == jnp.int32
     stream = lob.cancel(np.array([1, 2], np.int64), qty=np.array([4.0, 5.0]))
     assert stream.order_id.tolist() == [1, 2] and stream.qty.tolist() == [4, 5] and stream.qty.dtype == jnp.int32
@@ -105,7 +105,7 @@ def test_traced_int64_under_x64_is_invalid_message():
         cancel = jax.jit(lambda b, oid: lob.apply(b, lob.cancel(oid)))
         for after, res in [submit(book, jnp.int64(2**32 + 5), jnp.int64(101)),
                            submit(book, jnp.int64(6), jnp.int64(2**32 + 100)),
-                           submit(book, jnp.int64(-(2**31) - 1), jnp.int64(101)),
+                           submit(book, jnp.int64(INT32_MIN - 1), jnp.int64(101)),
                            cancel(book, jnp.int64(2**32 + 5))]:
             assert int(res.status) == lob.INVALID_MESSAGE and int(res.filled) == 0 and int(res.cancelled) == 0
             np.testing.assert_array_equal(np.asarray(after.orders), np.asarray(book.orders))
@@ -182,7 +182,7 @@ def test_every_default_is_valid_for_every_capacity(capacity):
     assert lob.empty(4.0).capacity == 4  # an integral float is an integer
 
 
-def test_capacity_four_with_defaults_lists_every_fill():
+def test_capacity_four_with_defaults_lists_every_fill(apply_jit):
     """The issue's lob.empty(capacity=4): a sweep of 4 orders lists all 4 fills (max_fills = 4)."""
     book = lob.empty(capacity=4)
     for oid, price in enumerate([100, 101, 102, 103], start=1):
