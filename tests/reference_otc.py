@@ -129,9 +129,9 @@ def decode_lt_codes(codes, connected, size_scale, n_lps: int, max_size: float):
 class RoundResult:
     lp_inventory: np.ndarray
     lp_wealth: np.ndarray
-    lt_inventory: np.ndarray
-    lt_wealth: np.ndarray
-    lt_executed: np.ndarray
+    client_inventory: np.ndarray
+    client_wealth: np.ndarray
+    client_executed: np.ndarray
     ecn_inventory: float
     ecn_wealth: float
     paid: np.ndarray  # (n_clients,) money over the mid each client paid
@@ -154,8 +154,8 @@ def settle_round(pre: dict, side, size, venue, next_price: float, p: dict, n_lts
 
     ``pre``: the pre-round state (after quoting and choosing) as float64 numpy arrays: price,
     price0, s0, round, tier_eps (n_lps, n_tiers), skew, hedge (n_lps,), tier (n_clients,),
-    lp_inventory, lp_wealth (n_lps,), lt_inventory, lt_wealth, lt_executed (n_clients,),
-    ecn_inventory, ecn_wealth, lp_types (n_lps, 5), lt_types (n_clients, 7).
+    lp_inventory, lp_wealth (n_lps,), client_inventory, client_wealth, client_executed (n_clients,),
+    ecn_inventory, ecn_wealth, lp_types (n_lps, 5), client_types (n_clients, 7).
     ``side``/``size``/``venue``: (n_clients,) the round's orders; venue j < n_lps an LP, n_lps the
     ECN, n_lps + 1 no trade. ``next_price``: the reference price after the round (impact included).
     ``p``: ecn_depth, ecn_lambda, max_fill, n_rounds.
@@ -173,8 +173,8 @@ def settle_round(pre: dict, side, size, venue, next_price: float, p: dict, n_lts
     # cash = W - x P at the round's price
     lp_x = np.array(pre["lp_inventory"], np.float64)
     lp_cash = np.asarray(pre["lp_wealth"], np.float64) - lp_x * P
-    lt_x = np.array(pre["lt_inventory"], np.float64)
-    lt_cash = np.asarray(pre["lt_wealth"], np.float64) - lt_x * P
+    client_x = np.array(pre["client_inventory"], np.float64)
+    client_cash = np.asarray(pre["client_wealth"], np.float64) - client_x * P
     ecn_x = float(pre["ecn_inventory"])
     ecn_cash = float(pre["ecn_wealth"]) - ecn_x * P
 
@@ -184,7 +184,7 @@ def settle_round(pre: dict, side, size, venue, next_price: float, p: dict, n_lts
     lp_buys, lp_sells = np.zeros(n_lps), np.zeros(n_lps)
     ecn_client_vol = 0.0
     net_ecn = 0.0
-    executed = np.array(pre["lt_executed"], np.float64)
+    executed = np.array(pre["client_executed"], np.float64)
     for i in range(n_c):
         if side[i] == 0 or size[i] <= 0:
             continue
@@ -210,8 +210,8 @@ def settle_round(pre: dict, side, size, venue, next_price: float, p: dict, n_lts
             net_ecn += side[i] * q
         else:
             raise AssertionError(f"client {i} trades (side {side[i]}) at venue {v} = no trade")
-        lt_x[i] += side[i] * q
-        lt_cash[i] -= side[i] * q * exec_price
+        client_x[i] += side[i] * q
+        client_cash[i] -= side[i] * q * exec_price
         paid[i] = side[i] * q * (exec_price - P)
         executed[i] += side[i] * q
 
@@ -232,10 +232,10 @@ def settle_round(pre: dict, side, size, venue, next_price: float, p: dict, n_lts
         net_ecn += q
 
     lp_wealth = lp_cash + lp_x * P1
-    lt_wealth = lt_cash + lt_x * P1
+    client_wealth = client_cash + client_x * P1
     ecn_wealth = ecn_cash + ecn_x * P1
     lp_inv_pnl = lp_x * (P1 - P)
-    lt_inv_pnl = lt_x * (P1 - P)
+    lt_inv_pnl = client_x * (P1 - P)
 
     lp_vol = lp_buys + lp_sells
     total = lp_vol.sum() + ecn_client_vol
@@ -247,14 +247,14 @@ def settle_round(pre: dict, side, size, venue, next_price: float, p: dict, n_lts
     share_term = -np.abs(share - m) if total > 0 else np.zeros(n_lps)
     lp_reward = w * pnl + (1.0 - w) * c * share_term
 
-    ltt = np.asarray(pre["lt_types"], np.float64)[:n_lts]
+    ltt = np.asarray(pre["client_types"], np.float64)[:n_lts]
     w, a, g, target = (ltt[:, LT_FIELDS.index(f)] for f in ("omega", "alpha", "gamma", "target"))
     t = float(pre["round"]) + 1.0
     lt_pnl = (-paid[:n_lts] + lt_inv_pnl[:n_lts] - g * np.abs(lt_inv_pnl[:n_lts])) / mu
     lt_reward = w * a * lt_pnl + (1.0 - w) * (-np.abs(executed[:n_lts] - target * t / p["n_rounds"]))
 
     return RoundResult(
-        lp_inventory=lp_x, lp_wealth=lp_wealth, lt_inventory=lt_x, lt_wealth=lt_wealth, lt_executed=executed,
+        lp_inventory=lp_x, lp_wealth=lp_wealth, client_inventory=client_x, client_wealth=client_wealth, client_executed=executed,
         ecn_inventory=ecn_x, ecn_wealth=ecn_wealth, paid=paid, lp_spread=lp_spread, hedge=hedge,
         lp_hedge_cost=hedge_cost, lp_inventory_pnl=lp_inv_pnl, lp_volume=lp_vol, lp_buys=lp_buys, lp_sells=lp_sells,
         ecn_client_volume=ecn_client_vol, share=share, lp_reward=lp_reward, lt_reward=lt_reward, net_ecn_volume=net_ecn,

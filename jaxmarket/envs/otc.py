@@ -53,15 +53,57 @@ def split_config(
 
 
 def lp_action_space(config: OTCConfig, params: OTCParams) -> spaces.Box:
-    """One LP's action: spread multiplier per tier, skew, hedge fraction."""
+    """One LP's action: spread multiplier per tier, skew, hedge fraction.
+
+    Returns:
+      A float32 ``Box`` of shape (n_tiers + 2,) with bounds ``[eps_min, eps_max]`` per tier,
+      ``[-skew_max, skew_max]`` and ``[0, 1]``.
+    """
     k = config.n_tiers
-    low = jnp.array([params.eps_min] * k + [-params.skew_max, 0.0], jnp.float32)
-    high = jnp.array([params.eps_max] * k + [params.skew_max, 1.0], jnp.float32)
+    low = jnp.array([params.eps_min] * k + [-params.skew_max, market.HEDGE_MIN], jnp.float32)
+    high = jnp.array([params.eps_max] * k + [params.skew_max, market.HEDGE_MAX], jnp.float32)
     return spaces.Box(low, high, (k + market.LP_ACTION_EXTRA,), jnp.float32)
 
 
 class OTC(MultiAgentEnv):
-    """The OTC dealer market as a multi-agent env (see the module docstring)."""
+    """The OTC dealer market as a multi-agent env, ``jaxmarket/OTC-v0`` (see the module docstring).
+
+    Families: ``"lp"`` (``n_lps`` dealers) and ``"lt"`` (``n_lts`` RL clients only; the ``n_flow``
+    flow clients are part of the market, not agents). Every array below is a family's, with a
+    leading agent axis.
+
+    - observation: dict keyed by family.
+        - ``"lp"``: float32 (n_lps, 8 + 5): ``observations.LP_FEATURES`` (inventory /
+          inventory_scale, rounds left / n_rounds, ECN half-spread S_ref(0) in bp, last log
+          return in bp, units bought from and sold to it last round, its last share of client
+          volume, its connected fraction), then the LP's type ``LP_TYPE_FIELDS``.
+        - ``"lt"``: float32 (n_lts, 5 + 3 n_lps + 7): ``observations.LT_FEATURES`` (inventory /
+          inventory_scale, rounds left / n_rounds, schedule gap in units, tier, ECN cost at its size
+          in bp), per LP ``LT_QUOTE_FEATURES`` (connected, buy and sell cost in bp; 0 when not
+          connected), then the client's type ``LT_TYPE_FIELDS``.
+    - action: dict keyed by family.
+        - ``"lp"``: float32 (n_lps, n_tiers + 2): spread multiplier per tier in ``[eps_min,
+          eps_max]``, skew in ``[-skew_max, skew_max]``, hedge fraction in ``[0, 1]``.
+        - ``"lt"``: int (n_lts,) codes in ``[0, 2 n_lps + 3)``: 0 no trade, ``1 + 2j + s`` LP ``j``,
+          ``1 + 2 n_lps + s`` the ECN (``s`` = 0 buy, 1 sell).
+    - reward: dict keyed by family, float32 (n_lps,) and (n_lts,), in bp-units of the opening
+      price (``jaxmarket.otc.rewards``); non-zero only on the step that settles a round.
+    - terminated: dict keyed by family, bool (n_agents,), True after ``n_rounds`` rounds.
+    - state: ``jaxmarket.otc.market.OTCState`` (``lp_*`` per LP, ``client_*`` per client, RL and
+      flow, ``lt_*`` per RL client; see its docstring).
+
+    Args:
+      n_lps: number of LPs, >= 1.
+      n_lts: number of RL clients, >= 0.
+      n_flow: number of flow clients, >= 0 (``n_lts + n_flow >= 1``).
+      n_tiers: number of client tiers, >= 1.
+      turn_order: ``STACKELBERG`` (LPs, then RL clients: two steps a round) or ``SIMULTANEOUS``.
+      reference: ``"gbm"`` or ``"replay"`` (the bundled EUR/USD series unless ``series`` is given).
+      **param_overrides: ``OTCParams`` fields.
+
+    Raises:
+      ValueError: an invalid configuration or parameter, naming the field, value and valid range.
+    """
 
     params_class = OTCParams
     families = market.FAMILIES

@@ -19,12 +19,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmarket.otc import dealer
 from jaxmarket.core import spaces
 from jaxmarket.core.environment import Environment
 from jaxmarket.core.validation import check_range
 from jaxmarket.envs.otc import lp_action_space, split_config
-from jaxmarket.otc import market, observations
+from jaxmarket.otc import dealer, market, observations
 from jaxmarket.otc.market import OTCParams, OTCState
 from jaxmarket.otc.metrics import PER_LP_METRICS, episode_metrics
 
@@ -33,7 +32,14 @@ AGENT = 0  # the learning LP's index
 
 @struct.dataclass
 class OTCLPParams(OTCParams):
-    """``OTCParams`` plus the settings of the heuristic LPs."""
+    """``OTCParams`` plus the settings of the heuristic LPs (see ``jaxmarket.otc.dealer``).
+
+    Attributes:
+      curve_alpha: the curve-pricing exponent, >= 0.
+      ref_size: units, the size at which curve pricing is exact, > 0.
+      hedge_scale: ``k`` of the risk-averse hedge fraction, >= 0.
+      skew_coef: skew per unit of ``inventory / inventory_scale``, >= 0.
+    """
 
     curve_alpha: float = dealer.CURVE_ALPHA
     ref_size: float = dealer.REF_SIZE
@@ -53,7 +59,32 @@ class OTCLPParams(OTCParams):
 
 
 class OTCLP(Environment):
-    """One learning LP in the OTC market (see the module docstring)."""
+    """One learning LP in the OTC market, ``jaxmarket/OTC-LP-v0`` (see the module docstring).
+
+    LP 0 is the agent; LPs ``1 .. n_lps - 1`` play ``jaxmarket.otc.dealer.heuristic_lp_actions``
+    with the ``curve_alpha``, ``ref_size``, ``hedge_scale`` and ``skew_coef`` of ``OTCLPParams``;
+    every client is a flow client (``n_lts = 0``). One step is one round.
+
+    - observation: float32 (8 + 5,): the LP observation of ``jaxmarket.otc.observations``
+      (``LP_FEATURES``, then the agent's type ``LP_TYPE_FIELDS``).
+    - action: float32 (n_tiers + 2,): spread multiplier per tier in ``[eps_min, eps_max]``, skew in
+      ``[-skew_max, skew_max]``, hedge fraction in ``[0, 1]``; out-of-range entries are clipped, a
+      non-finite one means widest spread, no skew, no hedge (counted in ``n_invalid_lp``).
+    - reward: float32 scalar, the agent's LP reward in bp-units (``jaxmarket.otc.rewards``).
+    - done: bool scalar, True after ``n_rounds`` rounds (never truncated).
+    - info: ``"inventory"`` (units) and ``"share"`` (of last round's client volume) of the agent.
+    - state: ``jaxmarket.otc.market.OTCState``.
+
+    Args:
+      n_lps: number of LPs, the agent included, >= 1.
+      n_flow: number of flow clients, >= 1.
+      n_tiers: number of client tiers, >= 1.
+      reference: ``"gbm"`` or ``"replay"``.
+      **param_overrides: ``OTCLPParams`` fields.
+
+    Raises:
+      ValueError: an invalid configuration or parameter, naming the field, value and valid range.
+    """
 
     params_class = OTCLPParams
 

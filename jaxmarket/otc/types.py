@@ -1,8 +1,10 @@
 """Agent types of the OTC market: the fields, their valid ranges and the default supertypes.
 
-An LP's type weights its reward (see ``rewards``); an LT's type weights its reward and, for flow
-clients, sets their trading behaviour. Each episode every agent draws its type from its family's
-supertype in ``OTCParams``; the type is appended to the agent's observation.
+An LP's type weights its reward (see ``rewards``). The "LT" type is every client's, RL and flow
+clients alike (``OTCState.client_types`` has one row per client): it weights an RL client's reward
+and sets a flow client's trading behaviour. Each episode every LP and every client draws its type
+from ``OTCParams.lp_supertype`` / ``OTCParams.lt_supertype``; an agent's type is appended to its
+observation.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ LP_TYPE_BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 LT_TYPE_FIELDS: tuple[str, ...] = ("omega", "alpha", "gamma", "target", "p_trade", "size_scale", "informed")
-"""omega: weight of PnL against the execution schedule; alpha: PnL scale; gamma: risk aversion;
+"""The type fields of every client, RL and flow (the name keeps the family key "lt").
+
+omega: weight of PnL against the execution schedule; alpha: PnL scale; gamma: risk aversion;
 target: signed quantity (units) to execute over the episode; p_trade: a flow client's probability
 of trading each round; size_scale: trade size (units; flow sizes are log-normal with this mean);
 informed: a flow client's probability of knowing the next price move."""
 
-LT_TYPE_BOUNDS: dict[str, tuple[float, float]] = {
+LT_TYPE_BOUNDS: dict[str, tuple[float, float]] = {  # every client's, RL and flow
     "omega": (0.0, 1.0),
     "alpha": (0.0, math.inf),
     "gamma": (0.0, math.inf),
@@ -53,7 +57,7 @@ def default_lp_supertype() -> Supertype:
 
 
 def default_lt_supertype() -> Supertype:
-    """The default LT supertype: a uniform range for every field."""
+    """The default client supertype, for RL and flow clients alike: a uniform range for every field."""
     return {
         "omega": Uniform(0.5, 1.0),
         "alpha": Uniform(0.5, 1.5),
@@ -66,5 +70,9 @@ def default_lt_supertype() -> Supertype:
 
 
 def column(fields: tuple[str, ...], name: str) -> int:
-    """The index of type field ``name`` in a type vector laid out as ``fields``."""
+    """The index of type field ``name`` in a type vector laid out as ``fields``.
+
+    Raises:
+      ValueError: ``name`` is not in ``fields``.
+    """
     return fields.index(name)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any, Callable
 
 import chex
 import gymnax
@@ -13,28 +15,13 @@ import pytest
 
 import jaxmarket as jm
 from jaxmarket.core.evaluate import rollout_episode
-from jaxmarket.otc import dealer
 from jaxmarket.core.supertypes import Categorical, ClippedNormal, Uniform
-from jaxmarket.otc import market
+from jaxmarket.otc import dealer, market
 from jaxmarket.otc.observations import LP_FEATURES, LT_FEATURES, LT_QUOTE_FEATURES, lp_index, lt_index
 from jaxmarket.otc.types import LP_TYPE_FIELDS, LT_TYPE_FIELDS, default_lp_supertype, default_lt_supertype
 
 N_LPS, N_LTS, N_FLOW, N_TIERS, N_ROUNDS = 3, 4, 6, 3, 4
 BP = 1e-4
-
-ENV, PARAMS = jm.make("jaxmarket/OTC-v0", n_lps=N_LPS, n_lts=N_LTS, n_flow=N_FLOW, n_rounds=N_ROUNDS)
-CFG = ENV.config
-
-
-def _otc_test_reset(key, params):
-    return ENV.reset(key, params)
-
-
-# every reset here uses params of one structure (supertypes all Uniform): it must compile once
-RESET = jax.jit(chex.assert_max_traces(_otc_test_reset, n=1))
-STEP = jax.jit(ENV.step)
-STEP_ENV = jax.jit(ENV.step_env)
-SETTLE = jax.jit(market.settle, static_argnums=(2,))
 
 
 def fresh_key(seed: int = 0) -> jax.Array:
@@ -42,26 +29,52 @@ def fresh_key(seed: int = 0) -> jax.Array:
     return jax.random.key(seed)
 
 
-HEURISTIC = dealer.heuristic_policy(ENV)
+@dataclasses.dataclass(frozen=True)
+class Harness:
+    """The OTC-v0 env of these tests with its jitted functions, built once per module by ``otc``."""
+
+    env: Any
+    params: Any
+    config: Any
+    reset: Callable  # jitted env.reset: every reset here uses params of one structure, so it compiles once
+    step: Callable  # jitted env.step
+    step_env: Callable  # jitted env.step_env
+    settle: Callable  # jitted market.settle (config static)
+    policy_step: Callable  # one jitted heuristic step; supertype parameters live in params, so it never retraces
 
 
-def _policy_step(key, obs, state, params):
-    k_act, k_env = jax.random.split(key)
-    obs, state, rewards, _, _ = ENV.step_env(k_env, state, HEURISTIC(k_act, obs, state, params), params)
-    return obs, state, rewards
+@pytest.fixture(scope="module")
+def otc() -> Harness:
+    env, params = jm.make("jaxmarket/OTC-v0", n_lps=N_LPS, n_lts=N_LTS, n_flow=N_FLOW, n_rounds=N_ROUNDS)
+    heuristic = dealer.heuristic_policy(env)
+
+    def _otc_test_reset(key, params):
+        return env.reset(key, params)
+
+    def _policy_step(key, obs, state, params):
+        k_act, k_env = jax.random.split(key)
+        obs, state, rewards, _, _ = env.step_env(k_env, state, heuristic(k_act, obs, state, params), params)
+        return obs, state, rewards
+
+    return Harness(
+        env=env,
+        params=params,
+        config=env.config,
+        reset=jax.jit(chex.assert_max_traces(_otc_test_reset, n=1)),
+        step=jax.jit(env.step),
+        step_env=jax.jit(env.step_env),
+        settle=jax.jit(market.settle, static_argnums=(2,)),
+        policy_step=jax.jit(chex.assert_max_traces(_policy_step, n=1)),
+    )
 
 
-# one step of the heuristic policy; supertype parameters live in params, so changing them must never retrace
-POLICY_STEP = jax.jit(chex.assert_max_traces(_policy_step, n=1))
-
-
-def heuristic_episode(key: jax.Array, params, n_steps: int):
+def heuristic_episode(otc: Harness, key: jax.Array, params, n_steps: int):
     """The final state (no auto-reset) and summed rewards of ``n_steps`` heuristic steps."""
     reset_key, key = jax.random.split(key)
-    obs, state = RESET(reset_key, params)
-    total = {f: np.zeros(n) for f, n in ENV.num_agents.items()}
+    obs, state = otc.reset(reset_key, params)
+    total = {f: np.zeros(n) for f, n in otc.env.num_agents.items()}
     for k in jax.random.split(key, n_steps):
-        obs, state, rewards = POLICY_STEP(k, obs, state, params)
+        obs, state, rewards = otc.policy_step(k, obs, state, params)
         for f in total:
             total[f] += np.asarray(rewards[f])
     return state, total
@@ -88,13 +101,14 @@ def lt_code(lp: int, buy: bool) -> int:
     return 1 + 2 * lp + (0 if buy else 1)
 
 
-def fixed_state(key: jax.Array | None = None, params=PARAMS):
+def fixed_state(otc: Harness, key: jax.Array | None = None, params=None):
     """A fresh state with the connectivity and tiers above."""
-    _, state = RESET(fresh_key() if key is None else key, params)
+    params = otc.params if params is None else params
+    _, state = otc.reset(fresh_key() if key is None else key, params)
     return state.replace(connected=jnp.asarray(CONNECTED), tier=jnp.asarray(TIERS))
 
 
-def s_ref(v: float, s0: float, params=PARAMS) -> float:
+def s_ref(v: float, s0: float, params) -> float:
     """The ECN half-spread of DESIGN.md, in float64, independent of jaxmarket.otc.ecn."""
     u = min(v / float(params.ecn_depth), float(params.max_fill))
     lam = float(params.ecn_lambda)
@@ -126,25 +140,25 @@ def actions(lp=LP_ACTION, lt=(0,) * N_LTS) -> dict:
 # --- shapes -----------------------------------------------------------------------------------------------------
 
 
-def test_shapes_and_spaces() -> None:
-    obs, state = RESET(fresh_key(), PARAMS)
-    d_lp, d_lt = ENV.observation_space("lp").shape, ENV.observation_space("lt").shape
+def test_shapes_and_spaces(otc: Harness) -> None:
+    obs, state = otc.reset(fresh_key(), otc.params)
+    d_lp, d_lt = otc.env.observation_space("lp").shape, otc.env.observation_space("lt").shape
     assert obs["lp"].shape == (N_LPS, *d_lp) and obs["lt"].shape == (N_LTS, *d_lt)
     assert d_lp == (len(LP_FEATURES) + len(LP_TYPE_FIELDS),)
     assert d_lt == (len(LT_FEATURES) + len(LT_QUOTE_FEATURES) * N_LPS + len(LT_TYPE_FIELDS),)
     assert obs["lp"].dtype == jnp.float32 and obs["lt"].dtype == jnp.float32
-    assert ENV.action_space("lp").shape == (N_TIERS + 2,)
-    assert ENV.action_space("lt").n == 2 * N_LPS + 3
-    assert ENV.num_agents == {"lp": N_LPS, "lt": N_LTS}
-    obs2, _, rewards, terminated, truncated, info = STEP(fresh_key(), state, actions(), PARAMS)
-    for family, n in ENV.num_agents.items():
+    assert otc.env.action_space("lp").shape == (N_TIERS + 2,)
+    assert otc.env.action_space("lt").n == 2 * N_LPS + 3
+    assert otc.env.num_agents == {"lp": N_LPS, "lt": N_LTS}
+    obs2, _, rewards, terminated, truncated, info = otc.step(fresh_key(), state, actions(), otc.params)
+    for family, n in otc.env.num_agents.items():
         assert obs2[family].shape == obs[family].shape
         assert rewards[family].shape == (n,) and terminated[family].shape == (n,) and truncated[family].shape == (n,)
         assert terminated[family].dtype == jnp.bool_ and truncated[family].dtype == jnp.bool_
     with pytest.raises(ValueError, match="family"):
-        ENV.observation_space("xx")
+        otc.env.observation_space("xx")
     with pytest.raises(ValueError, match="keys"):
-        ENV.step_env(fresh_key(), state, {"lp": LP_ACTION}, PARAMS)
+        otc.env.step_env(fresh_key(), state, {"lp": LP_ACTION}, otc.params)
 
 
 def test_shapes_follow_config() -> None:
@@ -168,30 +182,30 @@ def test_shapes_follow_config() -> None:
 # --- turn order -------------------------------------------------------------------------------------------------
 
 
-def test_stackelberg_turn_order() -> None:
-    state0 = fixed_state()
-    masks = ENV.acting(state0)
+def test_stackelberg_turn_order(otc: Harness) -> None:
+    state0 = fixed_state(otc)
+    masks = otc.env.acting(state0)
     assert np.all(masks["lp"]) and not np.any(masks["lt"])
     lt_a, lt_b = (lt_code(0, True),) * N_LTS, (ECN_SELL, 0, 99, lt_code(2, False))
 
     # phase 0: the LT actions are ignored
-    out_a = STEP_ENV(fresh_key(), state0, actions(lt=lt_a), PARAMS)
-    out_b = STEP_ENV(fresh_key(), state0, actions(lt=lt_b), PARAMS)
+    out_a = otc.step_env(fresh_key(), state0, actions(lt=lt_a), otc.params)
+    out_b = otc.step_env(fresh_key(), state0, actions(lt=lt_b), otc.params)
     assert_trees_equal(out_a, out_b)
     obs1, state1, rewards1, terminated1, info1 = out_a
     assert int(state1.phase) == 1 and int(state1.round) == 0
     np.testing.assert_allclose(np.asarray(state1.tier_eps), LP_ACTION[:, :N_TIERS])
     assert not info1["settled"]
-    for family in ENV.families:
+    for family in otc.env.families:
         np.testing.assert_array_equal(rewards1[family], 0.0)
         assert not np.any(terminated1[family])
-    masks = ENV.acting(state1)
+    masks = otc.env.acting(state1)
     assert not np.any(masks["lp"]) and np.all(masks["lt"])
 
     # phase 1: the LP actions are ignored, the round settles
     other_lp = np.clip(LP_ACTION[::-1] + 0.3, -0.9, 1.0)
-    out_c = STEP_ENV(fresh_key(), state1, actions(lt=lt_a), PARAMS)
-    out_d = STEP_ENV(fresh_key(), state1, actions(lp=other_lp, lt=lt_a), PARAMS)
+    out_c = otc.step_env(fresh_key(), state1, actions(lt=lt_a), otc.params)
+    out_d = otc.step_env(fresh_key(), state1, actions(lp=other_lp, lt=lt_a), otc.params)
     assert_trees_equal(out_c, out_d)
     _, state2, rewards2, _, info2 = out_c
     assert bool(info2["settled"])
@@ -199,16 +213,16 @@ def test_stackelberg_turn_order() -> None:
     np.testing.assert_allclose(np.asarray(state2.tier_eps), LP_ACTION[:, :N_TIERS])  # the quotes stay
     assert np.any(np.asarray(rewards2["lp"]) != 0.0) and np.any(np.asarray(rewards2["lt"]) != 0.0)
     # the LT actions of phase 1 do matter
-    out_e = STEP_ENV(fresh_key(), state1, actions(lt=lt_b), PARAMS)
-    assert not trees_equal(out_c[1].lt_executed, out_e[1].lt_executed)
+    out_e = otc.step_env(fresh_key(), state1, actions(lt=lt_b), otc.params)
+    assert not trees_equal(out_c[1].client_executed, out_e[1].client_executed)
 
 
-def test_simultaneous_turn_order() -> None:
+def test_simultaneous_turn_order(otc: Harness) -> None:
     env, params = jm.make(
         "jaxmarket/OTC-v0", n_lps=N_LPS, n_lts=N_LTS, n_flow=N_FLOW, n_rounds=N_ROUNDS, turn_order=jm.otc.SIMULTANEOUS
     )
     step = jax.jit(env.step_env)
-    state = fixed_state()  # the state layout does not depend on the turn order
+    state = fixed_state(otc)  # the state layout does not depend on the turn order
     for t in range(3):
         masks = env.acting(state)
         assert np.all(masks["lp"]) and np.all(masks["lt"])
@@ -217,50 +231,50 @@ def test_simultaneous_turn_order() -> None:
         np.testing.assert_allclose(np.asarray(state.tier_eps), LP_ACTION[:, :N_TIERS])
         assert np.any(np.asarray(rewards["lp"]) != 0.0)
     # both families' actions take effect in the same step: client 0 is connected to LP 0
-    assert float(state.lt_executed[0]) > 0
+    assert float(state.client_executed[0]) > 0
     assert env.episode_length(params) == N_ROUNDS
 
 
-def test_episode_end_and_auto_reset() -> None:
-    n_steps = N_ROUNDS * CFG.n_phases
-    assert ENV.episode_length(PARAMS) == n_steps
+def test_episode_end_and_auto_reset(otc: Harness) -> None:
+    n_steps = N_ROUNDS * otc.config.n_phases
+    assert otc.env.episode_length(otc.params) == n_steps
     lt = (ECN_BUY,) * N_LTS
-    for step_fn, auto_reset in ((STEP, True), (STEP_ENV, False)):
-        _, state = RESET(fresh_key(), PARAMS)
+    for step_fn, auto_reset in ((otc.step, True), (otc.step_env, False)):
+        _, state = otc.reset(fresh_key(), otc.params)
         for t in range(n_steps):
-            out = step_fn(jax.random.key(100 + t), state, actions(lt=lt), PARAMS)
+            out = step_fn(jax.random.key(100 + t), state, actions(lt=lt), otc.params)
             state, terminated = out[1], out[3]
             last = t == n_steps - 1
-            for family in ENV.families:
+            for family in otc.env.families:
                 assert bool(np.all(terminated[family])) == last and bool(np.any(terminated[family])) == last, (t, family)
             if not last:
                 assert int(state.round) == (t + 1) // 2 and int(state.phase) == (t + 1) % 2
         if auto_reset:
             assert int(state.round) == 0 and int(state.phase) == 0
-            np.testing.assert_array_equal(np.asarray(state.lt_executed), 0.0)
+            np.testing.assert_array_equal(np.asarray(state.client_executed), 0.0)
             assert int(out[3]["lp"].shape[0]) == N_LPS and not np.any(out[4]["lp"])  # truncated stays False
         else:
             assert int(state.round) == N_ROUNDS and int(state.phase) == 0
-            size = np.asarray(state.lt_types[:N_LTS, LT_TYPE_FIELDS.index("size_scale")])
-            np.testing.assert_allclose(np.asarray(state.lt_executed[:N_LTS]), N_ROUNDS * size, rtol=1e-5)
+            size = np.asarray(state.client_types[:N_LTS, LT_TYPE_FIELDS.index("size_scale")])
+            np.testing.assert_allclose(np.asarray(state.client_executed[:N_LTS]), N_ROUNDS * size, rtol=1e-5)
 
 
 # --- observability ----------------------------------------------------------------------------------------------
 
 
-def test_client_obs_shows_connected_quotes() -> None:
-    state0 = fixed_state()
-    obs, state1, *_ = STEP_ENV(fresh_key(), state0, actions(), PARAMS)
+def test_client_obs_shows_connected_quotes(otc: Harness) -> None:
+    state0 = fixed_state(otc)
+    obs, state1, *_ = otc.step_env(fresh_key(), state0, actions(), otc.params)
     lt_obs = np.asarray(obs["lt"], np.float64)
     s0 = float(state1.s0)
     size_col = LT_TYPE_FIELDS.index("size_scale")
     for i in range(N_LTS):
-        size = min(float(state1.lt_types[i, size_col]), float(PARAMS.max_fill * PARAMS.ecn_depth))
-        sv, s_zero = s_ref(size, s0), s0 / 2
-        np.testing.assert_allclose(lt_obs[i, lt_index("ecn_cost_bp", CFG)], sv / BP, rtol=1e-4)
-        assert lt_obs[i, lt_index("tier", CFG)] == TIERS[i]
+        size = min(float(state1.client_types[i, size_col]), float(otc.params.max_fill * otc.params.ecn_depth))
+        sv, s_zero = s_ref(size, s0, otc.params), s0 / 2
+        np.testing.assert_allclose(lt_obs[i, lt_index("ecn_cost_bp", otc.config)], sv / BP, rtol=1e-4)
+        assert lt_obs[i, lt_index("tier", otc.config)] == TIERS[i]
         for j in range(N_LPS):
-            row = lt_obs[i, [lt_index(f, CFG, j) for f in LT_QUOTE_FEATURES]]
+            row = lt_obs[i, [lt_index(f, otc.config, j) for f in LT_QUOTE_FEATURES]]
             if CONNECTED[j, i]:
                 eps, skew = float(LP_ACTION[j, TIERS[i]]), float(LP_ACTION[j, N_TIERS])
                 buy = (1 + eps) * sv + skew * s_zero  # ask / P - 1
@@ -272,23 +286,23 @@ def test_client_obs_shows_connected_quotes() -> None:
     # (float32 prices: 1 ulp of P is ~1e-3 bp)
     bid, ask = jm.otc.quotes.quote_prices(
         state1.price, state1.tier_eps, state1.skew, state1.tier[:N_LTS],
-        jnp.asarray([s_ref(min(float(x), 49.5), s0) for x in state1.lt_types[:N_LTS, size_col]], jnp.float32), s0 / 2,
+        jnp.asarray([s_ref(min(float(x), 49.5), s0, otc.params) for x in state1.client_types[:N_LTS, size_col]], jnp.float32), s0 / 2,
     )
     j, i = 0, 0
     np.testing.assert_allclose(
-        (float(ask[j, i]) / float(state1.price) - 1) / BP, lt_obs[i, lt_index("buy_cost_bp", CFG, j)], atol=5e-3
+        (float(ask[j, i]) / float(state1.price) - 1) / BP, lt_obs[i, lt_index("buy_cost_bp", otc.config, j)], atol=5e-3
     )
     np.testing.assert_allclose(
-        (1 - float(bid[j, i]) / float(state1.price)) / BP, lt_obs[i, lt_index("sell_cost_bp", CFG, j)], atol=5e-3
+        (1 - float(bid[j, i]) / float(state1.price)) / BP, lt_obs[i, lt_index("sell_cost_bp", otc.config, j)], atol=5e-3
     )
 
 
-def test_unconnected_and_other_lp_actions_are_invisible() -> None:
-    state0 = fixed_state()
+def test_unconnected_and_other_lp_actions_are_invisible(otc: Harness) -> None:
+    state0 = fixed_state(otc)
     changed = LP_ACTION.copy()
     changed[1] = [3.0, 2.0, -0.7, -1.5, 0.9]  # only LP 1's action changes
-    obs_a, *_ = STEP_ENV(fresh_key(), state0, actions(), PARAMS)
-    obs_b, *_ = STEP_ENV(fresh_key(), state0, actions(lp=changed), PARAMS)
+    obs_a, *_ = otc.step_env(fresh_key(), state0, actions(), otc.params)
+    obs_b, *_ = otc.step_env(fresh_key(), state0, actions(lp=changed), otc.params)
     lt_a, lt_b = np.asarray(obs_a["lt"]), np.asarray(obs_b["lt"])
     for i in range(N_LTS):
         if CONNECTED[1, i]:
@@ -299,16 +313,16 @@ def test_unconnected_and_other_lp_actions_are_invisible() -> None:
     np.testing.assert_array_equal(np.asarray(obs_a["lp"]), np.asarray(obs_b["lp"]))
 
 
-def test_lp_obs_after_settlement_shows_own_trades() -> None:
+def test_lp_obs_after_settlement_shows_own_trades(otc: Harness) -> None:
     lt_super = {**default_lt_supertype(), "p_trade": Uniform(1.0, 1.0)}
-    params = PARAMS.replace(lt_supertype=lt_super)
-    ENV.check_params(params)
-    state0 = fixed_state(jax.random.key(5), params)
-    _, state1, *_ = STEP_ENV(fresh_key(), state0, actions(), params)
+    params = otc.params.replace(lt_supertype=lt_super)
+    otc.env.check_params(params)
+    state0 = fixed_state(otc, jax.random.key(5), params)
+    _, state1, *_ = otc.step_env(fresh_key(), state0, actions(), params)
     lt_act = jnp.asarray([lt_code(0, True), lt_code(0, False), ECN_BUY, lt_code(2, True)])
     key = jax.random.key(11)
-    obs2, state2, rewards2, _, _ = STEP_ENV(jax.random.clone(key), state1, actions(lt=lt_act), params)  # replayed below
-    settled, lp_r, lt_r, info = SETTLE(key, market.choose(state1, lt_act, CFG), CFG, params)
+    obs2, state2, rewards2, _, _ = otc.step_env(jax.random.clone(key), state1, actions(lt=lt_act), params)  # replayed below
+    settled, lp_r, lt_r, info = otc.settle(key, market.choose(state1, lt_act, otc.config), otc.config, params)
     for x, y in zip(jax.tree.leaves(state2), jax.tree.leaves(settled), strict=True):  # same up to float32 fusion
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(rewards2["lp"]), np.asarray(lp_r), rtol=1e-4, atol=1e-5)
@@ -333,12 +347,12 @@ def test_lp_obs_after_settlement_shows_own_trades() -> None:
     )
 
 
-def test_settle_rewards_follow_reward_families() -> None:
-    state0 = fixed_state()
-    _, state1, *_ = STEP_ENV(fresh_key(), state0, actions(), PARAMS)
+def test_settle_rewards_follow_reward_families(otc: Harness) -> None:
+    state0 = fixed_state(otc)
+    _, state1, *_ = otc.step_env(fresh_key(), state0, actions(), otc.params)
     lt_act = jnp.asarray([lt_code(0, True), lt_code(0, False), ECN_SELL, lt_code(1, True)])
-    chosen = market.choose(state1, lt_act, CFG)
-    new, lp_r, lt_r, info = SETTLE(jax.random.key(2), chosen, CFG, PARAMS)
+    chosen = market.choose(state1, lt_act, otc.config)
+    new, lp_r, lt_r, info = otc.settle(jax.random.key(2), chosen, otc.config, otc.params)
     mu = float(state1.price0) * BP
     move = float(new.price) - float(state1.price)
     lpt = np.asarray(state1.lp_types, np.float64)
@@ -350,10 +364,10 @@ def test_settle_rewards_follow_reward_families() -> None:
     expected = lpt[:, c("omega")] * pnl + (1 - lpt[:, c("omega")]) * lpt[:, c("share_weight")] * -np.abs(share - lpt[:, c("target_share")])
     np.testing.assert_allclose(np.asarray(lp_r), expected, rtol=1e-3, atol=1e-3)
     # LT: client 2 sold on the ECN at S_ref(size)
-    ltt = np.asarray(state1.lt_types, np.float64)
+    ltt = np.asarray(state1.client_types, np.float64)
     t = LT_TYPE_FIELDS.index
     size = min(ltt[2, t("size_scale")], 49.5)
-    paid = size * float(state1.price) * s_ref(size, float(state1.s0))
+    paid = size * float(state1.price) * s_ref(size, float(state1.s0), otc.params)
     np.testing.assert_allclose(float(info["paid"][2]), paid, rtol=1e-4)
     inv = -size * move
     executed, schedule = -size, ltt[2, t("target")] * 1 / N_ROUNDS
@@ -377,16 +391,16 @@ TYPED_LT = {
 }
 
 
-def test_types_in_support_and_appended_to_obs() -> None:
-    params = PARAMS.replace(lp_supertype=TYPED_LP, lt_supertype=TYPED_LT, tier_probs=np.array([0.0, 0.25, 0.75]))
-    ENV.check_params(params)
-    reset = jax.jit(ENV.reset)  # new params structure (ClippedNormal, Categorical, tier_probs): its own compile
+def test_types_in_support_and_appended_to_obs(otc: Harness) -> None:
+    params = otc.params.replace(lp_supertype=TYPED_LP, lt_supertype=TYPED_LT, tier_probs=np.array([0.0, 0.25, 0.75]))
+    otc.env.check_params(params)
+    reset = jax.jit(otc.env.reset)  # new params structure (ClippedNormal, Categorical, tier_probs): its own compile
     outs = [reset(k, params) for k in jax.random.split(fresh_key(), 60)]
-    obs = {f: np.stack([np.asarray(o[f]) for o, _ in outs]) for f in ENV.families}
+    obs = {f: np.stack([np.asarray(o[f]) for o, _ in outs]) for f in otc.env.families}
     states = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *[s for _, s in outs])
     for family, supertype, fields, types in (
         ("lp", TYPED_LP, LP_TYPE_FIELDS, np.asarray(states.lp_types)),
-        ("lt", TYPED_LT, LT_TYPE_FIELDS, np.asarray(states.lt_types)),
+        ("lt", TYPED_LT, LT_TYPE_FIELDS, np.asarray(states.client_types)),
     ):
         assert types.shape[-1] == len(fields)
         for col, name in enumerate(fields):
@@ -404,43 +418,43 @@ def test_types_in_support_and_appended_to_obs() -> None:
     # the clipped normal puts mass on its bounds; the categorical hits every listed value
     gamma = np.asarray(states.lp_types)[..., LP_TYPE_FIELDS.index("gamma")]
     assert np.mean(gamma == 0.0) > 0.2 and np.mean(gamma == 1.5) > 0.05
-    target = np.asarray(states.lt_types)[..., LT_TYPE_FIELDS.index("target")]
+    target = np.asarray(states.client_types)[..., LT_TYPE_FIELDS.index("target")]
     assert set(np.unique(target)) == {-5.0, 5.0}
     # client tiers follow tier_probs
     tiers = np.asarray(states.tier).reshape(-1)
     assert set(np.unique(tiers)) == {1, 2}
     assert abs(np.mean(tiers == 2) - 0.75) < 5 * math.sqrt(0.75 * 0.25 / tiers.size)
-    np.testing.assert_array_equal(obs["lt"][..., lt_index("tier", CFG)], np.asarray(states.tier)[:, :N_LTS])
+    np.testing.assert_array_equal(obs["lt"][..., lt_index("tier", otc.config)], np.asarray(states.tier)[:, :N_LTS])
     for name in LP_TYPE_FIELDS:
         np.testing.assert_array_equal(
             np.asarray(obs["lp"])[..., lp_index(name)], np.asarray(states.lp_types)[..., LP_TYPE_FIELDS.index(name)]
         )
     for name in LT_TYPE_FIELDS:
         np.testing.assert_array_equal(
-            np.asarray(obs["lt"])[..., lt_index(name, CFG)], np.asarray(states.lt_types)[:, :N_LTS, LT_TYPE_FIELDS.index(name)]
+            np.asarray(obs["lt"])[..., lt_index(name, otc.config)], np.asarray(states.client_types)[:, :N_LTS, LT_TYPE_FIELDS.index(name)]
         )
 
 
-def test_supertype_parameters_change_behaviour_without_recompiling() -> None:
+def test_supertype_parameters_change_behaviour_without_recompiling(otc: Harness) -> None:
     keys = jax.random.split(jax.random.key(9), 4)
 
     def run(params):
-        finals = [heuristic_episode(k, params, N_ROUNDS * 2) for k in keys]
+        finals = [heuristic_episode(otc, k, params, N_ROUNDS * 2) for k in keys]
         volume = np.array([float(f.lp_volume.sum() + f.ecn_client_volume) for f, _ in finals])
         lp_return = np.stack([r["lp"] for _, r in finals])
         return volume, lp_return, np.stack([np.asarray(f.lp_types) for f, _ in finals])
 
     lt = default_lt_supertype()
-    vol_lo, _, _ = run(PARAMS.replace(lt_supertype={**lt, "p_trade": Uniform(0.1, 0.1)}))
-    vol_hi, _, _ = run(PARAMS.replace(lt_supertype={**lt, "p_trade": Uniform(0.9, 0.9)}))
+    vol_lo, _, _ = run(otc.params.replace(lt_supertype={**lt, "p_trade": Uniform(0.1, 0.1)}))
+    vol_hi, _, _ = run(otc.params.replace(lt_supertype={**lt, "p_trade": Uniform(0.9, 0.9)}))
     assert vol_hi.mean() > 2.0 * vol_lo.mean()
     lp = default_lp_supertype()
-    _, r0, types0 = run(PARAMS.replace(lp_supertype={**lp, "gamma": Uniform(0.0, 0.0)}))
-    _, r5, types5 = run(PARAMS.replace(lp_supertype={**lp, "gamma": Uniform(5.0, 5.0)}))
+    _, r0, types0 = run(otc.params.replace(lp_supertype={**lp, "gamma": Uniform(0.0, 0.0)}))
+    _, r5, types5 = run(otc.params.replace(lp_supertype={**lp, "gamma": Uniform(5.0, 5.0)}))
     np.testing.assert_array_equal(types0[..., LP_TYPE_FIELDS.index("gamma")], 0.0)
     np.testing.assert_array_equal(types5[..., LP_TYPE_FIELDS.index("gamma")], 5.0)
     assert not np.allclose(r0, r5)
-    # RESET and POLICY_STEP are wrapped in chex.assert_max_traces(n=1): reaching here means no retrace
+    # otc.reset and otc.policy_step are wrapped in chex.assert_max_traces(n=1): reaching here means no retrace
 
 
 # --- validation -------------------------------------------------------------------------------------------------
@@ -529,39 +543,39 @@ def test_bad_replay_series(series: np.ndarray, fragment: str) -> None:
     assert fragment in str(err.value)
 
 
-def test_check_params_catches_replaced_params() -> None:
+def test_check_params_catches_replaced_params(otc: Harness) -> None:
     with pytest.raises(ValueError, match="p_connect"):
-        ENV.check_params(PARAMS.replace(p_connect=-0.5))
+        otc.env.check_params(otc.params.replace(p_connect=-0.5))
     with pytest.raises(ValueError, match="p_connect"):
-        jm.evaluate(ENV, PARAMS.replace(p_connect=2.0), dealer.heuristic_policy(ENV), num_episodes=1)
+        jm.evaluate(otc.env, otc.params.replace(p_connect=2.0), dealer.heuristic_policy(otc.env), num_episodes=1)
 
 
 # --- invalid actions --------------------------------------------------------------------------------------------
 
 
-def test_non_finite_lp_actions_are_sanitized_and_counted() -> None:
-    state0 = fixed_state()
+def test_non_finite_lp_actions_are_sanitized_and_counted(otc: Harness) -> None:
+    state0 = fixed_state(otc)
     bad = LP_ACTION.copy()
     bad[0, 1] = np.nan
     bad[1, N_TIERS + 1] = np.inf  # hedge
     bad[2, 0] = -np.inf
-    obs1, state1, *_ = STEP_ENV(fresh_key(), state0, actions(lp=bad), PARAMS)
+    obs1, state1, *_ = otc.step_env(fresh_key(), state0, actions(lp=bad), otc.params)
     assert int(state1.n_invalid_lp) == 3
     assert all_finite(obs1) and all_finite(state1)
     eps = np.asarray(state1.tier_eps)
-    assert eps[0, 1] == PARAMS.eps_max and eps[2, 0] == PARAMS.eps_max  # non-finite: widest spread
+    assert eps[0, 1] == otc.params.eps_max and eps[2, 0] == otc.params.eps_max  # non-finite: widest spread
     assert float(state1.hedge[1]) == 0.0  # non-finite hedge: none
     np.testing.assert_allclose(eps[0, [0, 2]], LP_ACTION[0, [0, 2]])
     lt_act = jnp.asarray([lt_code(0, True), lt_code(0, False), ECN_BUY, lt_code(1, True)])
-    obs2, state2, rewards, *_ = STEP_ENV(fresh_key(), state1, actions(lt=lt_act), PARAMS)
+    obs2, state2, rewards, *_ = otc.step_env(fresh_key(), state1, actions(lt=lt_act), otc.params)
     assert all_finite(rewards) and all_finite(obs2) and all_finite(state2)
     assert int(state2.n_invalid_lp) == 3 and int(state2.n_invalid_lt) == 0
     # out-of-range finite values are clipped and counted
     wild = np.array([[10.0, -5.0, 0.0, 9.0, 2.0], [0.0, 0.0, 0.0, 0.0, -1.0], [0.0, 0.0, 0.0, 0.0, 0.5]], np.float32)
-    _, state3, *_ = STEP_ENV(fresh_key(), state0, actions(lp=wild), PARAMS)
+    _, state3, *_ = otc.step_env(fresh_key(), state0, actions(lp=wild), otc.params)
     assert int(state3.n_invalid_lp) == 2
-    np.testing.assert_allclose(np.asarray(state3.tier_eps)[0], [PARAMS.eps_max, PARAMS.eps_min, 0.0])
-    assert float(state3.skew[0]) == PARAMS.skew_max and float(state3.hedge[0]) == 1.0 and float(state3.hedge[1]) == 0.0
+    np.testing.assert_allclose(np.asarray(state3.tier_eps)[0], [otc.params.eps_max, otc.params.eps_min, 0.0])
+    assert float(state3.skew[0]) == otc.params.skew_max and float(state3.hedge[0]) == 1.0 and float(state3.hedge[1]) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -573,30 +587,30 @@ def test_non_finite_lp_actions_are_sanitized_and_counted() -> None:
         (np.array([1.0, 2.0, -np.inf, ECN_SELL + 0.5], np.float32), 2),
     ],
 )
-def test_invalid_lt_codes_are_counted_and_do_not_trade(codes: np.ndarray, n_invalid: int) -> None:
-    _, state1, *_ = STEP_ENV(fresh_key(), fixed_state(), actions(), PARAMS)
-    obs2, state2, rewards, *_ = STEP_ENV(fresh_key(), state1, actions(lt=codes), PARAMS)
+def test_invalid_lt_codes_are_counted_and_do_not_trade(otc: Harness, codes: np.ndarray, n_invalid: int) -> None:
+    _, state1, *_ = otc.step_env(fresh_key(), fixed_state(otc), actions(), otc.params)
+    obs2, state2, rewards, *_ = otc.step_env(fresh_key(), state1, actions(lt=codes), otc.params)
     assert int(state2.n_invalid_lt) == n_invalid
     assert all_finite(rewards) and all_finite(obs2) and all_finite(state2)
     raw = np.asarray(codes, np.float64)
     valid = np.isfinite(raw) & (raw == np.round(raw)) & (raw >= 0) & (raw < 2 * N_LPS + 3)
     for i in range(N_LTS):
         if not valid[i] or raw[i] == 0:
-            assert float(state2.lt_executed[i]) == 0.0 and float(state2.lt_inventory[i]) == 0.0, i
+            assert float(state2.client_executed[i]) == 0.0 and float(state2.client_inventory[i]) == 0.0, i
         else:
-            assert float(state2.lt_executed[i]) != 0.0, i
+            assert float(state2.client_executed[i]) != 0.0, i
 
 
-def test_unconnected_lp_choice_does_not_trade() -> None:
-    _, state1, *_ = STEP_ENV(fresh_key(), fixed_state(), actions(), PARAMS)
+def test_unconnected_lp_choice_does_not_trade(otc: Harness) -> None:
+    _, state1, *_ = otc.step_env(fresh_key(), fixed_state(otc), actions(), otc.params)
     # client 1 is connected only to LP 0; client 2 to none; client 3 to LPs 1 and 2
     codes = jnp.asarray([lt_code(2, True), lt_code(1, False), lt_code(0, True), lt_code(0, False)], jnp.int32)
-    _, state2, rewards, *_ = STEP_ENV(fresh_key(), state1, actions(lt=codes), PARAMS)
+    _, state2, rewards, *_ = otc.step_env(fresh_key(), state1, actions(lt=codes), otc.params)
     assert int(state2.n_invalid_lt) == 3
-    np.testing.assert_array_equal(np.asarray(state2.lt_executed[1:N_LTS]), 0.0)
-    assert float(state2.lt_executed[0]) > 0.0  # client 0 is connected to LP 2
+    np.testing.assert_array_equal(np.asarray(state2.client_executed[1:N_LTS]), 0.0)
+    assert float(state2.client_executed[0]) > 0.0  # client 0 is connected to LP 2
     assert all_finite(rewards)
-    size0 = float(state1.lt_types[0, LT_TYPE_FIELDS.index("size_scale")])
+    size0 = float(state1.client_types[0, LT_TYPE_FIELDS.index("size_scale")])
     assert float(state2.lp_last_buy[2]) >= size0 * (1 - 1e-6)
 
 
@@ -639,9 +653,9 @@ def test_replay_follows_series() -> None:
 
 
 @pytest.mark.parametrize("policy_name", ["heuristic", "random"])
-def test_evaluate(policy_name: str) -> None:
-    policy = dealer.heuristic_policy(ENV) if policy_name == "heuristic" else jm.random_policy(ENV)
-    out = jm.evaluate(ENV, PARAMS, policy, num_episodes=6, seed=1)
+def test_evaluate(otc: Harness, policy_name: str) -> None:
+    policy = dealer.heuristic_policy(otc.env) if policy_name == "heuristic" else jm.random_policy(otc.env)
+    out = jm.evaluate(otc.env, otc.params, policy, num_episodes=6, seed=1)
     assert set(out["return"]) == {"lp", "lt"}
     assert out["return"]["lp"].shape == (6, N_LPS) and out["return"]["lt"].shape == (6, N_LTS)
     assert np.all(np.isfinite(out["return"]["lp"])) and np.all(np.isfinite(out["return"]["lt"]))
@@ -709,45 +723,45 @@ def test_otc_lp_env() -> None:
 # --- cheapest-quote clients -------------------------------------------------------------------------------------
 
 
-def test_cheapest_quote_clients_pick_cheapest_connected_venue() -> None:
+def test_cheapest_quote_clients_pick_cheapest_connected_venue(otc: Harness) -> None:
     lt_super = {**default_lt_supertype(), "target": Uniform(-12.0, 12.0)}
-    params = PARAMS.replace(lt_supertype=lt_super)
+    params = otc.params.replace(lt_supertype=lt_super)
     n_checked, sides = 0, set()
     venues = set()
     for seed in range(6):
-        state0 = fixed_state(jax.random.key(seed), params)
-        obs1, state1, *_ = STEP_ENV(jax.random.key(seed), state0, actions(), params)
+        state0 = fixed_state(otc, jax.random.key(seed), params)
+        obs1, state1, *_ = otc.step_env(jax.random.key(seed), state0, actions(), params)
         lt_obs = np.asarray(obs1["lt"], np.float64)
-        codes = np.asarray(dealer.cheapest_quote_lt_actions(obs1["lt"], CFG, params))
+        codes = np.asarray(dealer.cheapest_quote_lt_actions(obs1["lt"], otc.config, params))
         s0 = float(state1.s0)
         for i in range(N_LTS):
-            target = float(state1.lt_types[i, LT_TYPE_FIELDS.index("target")])
-            size = float(state1.lt_types[i, LT_TYPE_FIELDS.index("size_scale")])
+            target = float(state1.client_types[i, LT_TYPE_FIELDS.index("target")])
+            size = float(state1.client_types[i, LT_TYPE_FIELDS.index("size_scale")])
             if abs(target) / N_ROUNDS < size / 2:  # less than half a size behind the schedule: no trade
                 assert codes[i] == 0
                 continue
             venue, buy = (codes[i] - 1) // 2, (codes[i] - 1) % 2 == 0
             assert buy == (target > 0)
-            sv = s_ref(size, s0)
+            sv = s_ref(size, s0, otc.params)
             costs = {N_LPS: sv}  # the ECN
             for j in range(N_LPS):
                 if CONNECTED[j, i]:
                     eps, skew = float(LP_ACTION[j, TIERS[i]]), float(LP_ACTION[j, N_TIERS])
                     costs[j] = (1 + eps) * sv + (1 if buy else -1) * skew * s0 / 2
                     feature = "buy_cost_bp" if buy else "sell_cost_bp"
-                    np.testing.assert_allclose(lt_obs[i, lt_index(feature, CFG, j)], costs[j] / BP, rtol=1e-4)
+                    np.testing.assert_allclose(lt_obs[i, lt_index(feature, otc.config, j)], costs[j] / BP, rtol=1e-4)
             assert venue in costs, (i, venue)  # never an unconnected LP
             assert costs[venue] <= min(costs.values()) * (1 + 1e-5), (i, venue, costs)
             venues.add(int(venue))
             sides.add(buy)
             n_checked += 1
         # the chosen codes are all valid in the env
-        _, state2, *_ = STEP_ENV(fresh_key(), state1, actions(lt=codes), params)
+        _, state2, *_ = otc.step_env(fresh_key(), state1, actions(lt=codes), params)
         assert int(state2.n_invalid_lt) == 0
     assert n_checked >= 8 and sides == {True, False} and len(venues) >= 2
 
 
-def test_schedule_clients_meet_their_target() -> None:
+def test_schedule_clients_meet_their_target(otc: Harness) -> None:
     n_rounds = 10
     lt_super = {
         **default_lt_supertype(),
@@ -755,16 +769,16 @@ def test_schedule_clients_meet_their_target() -> None:
         "target": Uniform(-5.0, 5.0),
         "size_scale": Uniform(0.5, 2.0),
     }
-    params = PARAMS.replace(n_rounds=n_rounds, lt_supertype=lt_super)
-    ENV.check_params(params)
-    episodes = [heuristic_episode(k, params, 2 * n_rounds) for k in jax.random.split(jax.random.key(21), 6)]
+    params = otc.params.replace(n_rounds=n_rounds, lt_supertype=lt_super)
+    otc.env.check_params(params)
+    episodes = [heuristic_episode(otc, k, params, 2 * n_rounds) for k in jax.random.split(jax.random.key(21), 6)]
     finals = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *[f for f, _ in episodes])
     rewards = {"lt": np.stack([r["lt"] for _, r in episodes])}
     np.testing.assert_array_equal(np.asarray(finals.round), n_rounds)
-    types = np.asarray(finals.lt_types)[:, :N_LTS]
+    types = np.asarray(finals.client_types)[:, :N_LTS]
     target = types[..., LT_TYPE_FIELDS.index("target")]
     size = types[..., LT_TYPE_FIELDS.index("size_scale")]
-    executed = np.asarray(finals.lt_executed)[:, :N_LTS]
+    executed = np.asarray(finals.client_executed)[:, :N_LTS]
     assert np.all(np.abs(executed - target) <= size + 1e-4), np.abs(executed - target) - size
     big = np.abs(target) > size
     assert big.sum() > 5 and np.all(np.sign(executed[big]) == np.sign(target[big]))

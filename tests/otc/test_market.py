@@ -8,8 +8,10 @@ Jitted functions are built once per configuration (module fixtures) and reused w
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+from typing import Callable
 
 import jax
 import numpy as np
@@ -32,7 +34,7 @@ N_CLIENTS = N_LTS + N_FLOW
 LT_ECN_BUY = 1 + 2 * N_LPS  # RL client code: buy on the ECN
 STATE_ARRAYS = (
     "price", "price0", "s0", "round", "tier_eps", "skew", "hedge", "tier", "connected", "lp_inventory", "lp_wealth",
-    "lt_inventory", "lt_wealth", "lt_executed", "ecn_inventory", "ecn_wealth", "lp_types", "lt_types", "lt_choice",
+    "client_inventory", "client_wealth", "client_executed", "ecn_inventory", "ecn_wealth", "lp_types", "client_types", "lt_choice",
 )
 
 
@@ -191,7 +193,7 @@ def test_settle_matches_reference(mk: Market, seed: int, overrides: dict) -> Non
             # the RL clients' orders follow from their action codes
             venue, side, size = ref.decode_lt_codes(
                 rec["lt_action"][e], s["connected"][:, :N_LTS],
-                s["lt_types"][:N_LTS, ref.LT_FIELDS.index("size_scale")], N_LPS, max_size,
+                s["client_types"][:N_LTS, ref.LT_FIELDS.index("size_scale")], N_LPS, max_size,
             )
             np.testing.assert_array_equal(info["venue"][e, :N_LTS], venue)
             np.testing.assert_array_equal(info["side"][e, :N_LTS], side)
@@ -216,14 +218,14 @@ def test_settle_matches_reference(mk: Market, seed: int, overrides: dict) -> Non
             assert_close(info["lp_hedge_cost"][e], want.lp_hedge_cost, "hedge cost", money)
             assert_close(info["lp_inventory_pnl"][e], want.lp_inventory_pnl, "lp inventory pnl", money)
             assert_close(info["share"][e], want.share, "share", 1.0)
-            inv_scale = np.abs(want.lp_inventory).sum() + np.abs(want.lt_inventory).sum() + 1.0
+            inv_scale = np.abs(want.lp_inventory).sum() + np.abs(want.client_inventory).sum() + 1.0
             assert_close(post.lp_inventory[e], want.lp_inventory, "lp inventory", inv_scale)
-            assert_close(post.lt_inventory[e], want.lt_inventory, "lt inventory", inv_scale)
+            assert_close(post.client_inventory[e], want.client_inventory, "client inventory", inv_scale)
             assert_close(post.ecn_inventory[e], want.ecn_inventory, "ecn inventory", inv_scale)
-            assert_close(post.lt_executed[e], want.lt_executed, "lt executed", inv_scale)
-            w_scale = money + np.abs(s["lp_wealth"]).sum() + np.abs(s["lt_wealth"]).sum() + abs(s["ecn_wealth"])
+            assert_close(post.client_executed[e], want.client_executed, "client executed", inv_scale)
+            w_scale = money + np.abs(s["lp_wealth"]).sum() + np.abs(s["client_wealth"]).sum() + abs(s["ecn_wealth"])
             assert_close(post.lp_wealth[e], want.lp_wealth, "lp wealth", w_scale)
-            assert_close(post.lt_wealth[e], want.lt_wealth, "lt wealth", w_scale)
+            assert_close(post.client_wealth[e], want.client_wealth, "client wealth", w_scale)
             assert_close(post.ecn_wealth[e], want.ecn_wealth, "ecn wealth", w_scale)
             assert_close(post.lp_last_buy[e], want.lp_buys, "lp last buy", inv_scale)
             assert_close(post.lp_last_sell[e], want.lp_sells, "lp last sell", inv_scale)
@@ -253,9 +255,20 @@ def test_settle_matches_reference(mk: Market, seed: int, overrides: dict) -> Non
 
 # --- 2: quotes and the curve against their formulas (hypothesis) -------------------------------------------
 
-_client_costs = fast_jit(quotes.client_costs)
-_quote_prices = fast_jit(quotes.quote_prices)
-_curve_ratio = fast_jit(ecn.curve_ratio)
+@dataclasses.dataclass(frozen=True)
+class Formulas:
+    """Jitted quote and curve functions, built once for the module by the ``formulas`` fixture."""
+
+    client_costs: Callable
+    quote_prices: Callable
+    curve_ratio: Callable
+
+
+@pytest.fixture(scope="module")
+def formulas() -> Formulas:
+    return Formulas(fast_jit(quotes.client_costs), fast_jit(quotes.quote_prices), fast_jit(ecn.curve_ratio))
+
+
 QN_LPS, QN_TIERS, QN_CLIENTS = 3, 3, 5
 
 
@@ -273,18 +286,18 @@ def _vec(n: int, lo: float, hi: float):
     s_0=st.floats(1e-6, 1e-3),
     price=st.floats(0.5, 2.0),
 )
-def test_quotes_match_formula(eps, skew, tier, side, s_v, s_0, price) -> None:
+def test_quotes_match_formula(formulas: Formulas, eps, skew, tier, side, s_v, s_0, price) -> None:
     tier_eps = np.asarray(eps, np.float32).reshape(QN_LPS, QN_TIERS)
     skew, tier = np.asarray(skew, np.float32), np.asarray(tier, np.int32)
     side, s_v = np.asarray(side, np.float32), np.asarray(s_v, np.float32)
     s_0, price = np.float32(s_0), np.float32(price)
     want_cost = ref.client_costs(tier_eps, skew, tier, side, s_v, float(s_0))
-    got_cost = np.asarray(_client_costs(tier_eps, skew, tier, side, s_v, s_0))
+    got_cost = np.asarray(formulas.client_costs(tier_eps, skew, tier, side, s_v, s_0))
     assert got_cost.shape == (QN_LPS, QN_CLIENTS)
     scale = float(((1.0 + np.abs(tier_eps)).max() * s_v.max() + np.abs(skew).max() * s_0))  # the terms' size
     np.testing.assert_allclose(got_cost, want_cost, rtol=1e-5, atol=1e-6 * scale)
     want_bid, want_ask = ref.quote_prices(float(price), tier_eps, skew, tier, s_v, float(s_0))
-    got_bid, got_ask = (np.asarray(x) for x in _quote_prices(price, tier_eps, skew, tier, s_v, s_0))
+    got_bid, got_ask = (np.asarray(x) for x in formulas.quote_prices(price, tier_eps, skew, tier, s_v, s_0))
     ulp = 4 * float(np.spacing(np.float32(np.abs(want_ask).max())))  # float32 prices near P
     np.testing.assert_allclose(got_bid, want_bid, rtol=0, atol=ulp)
     np.testing.assert_allclose(got_ask, want_ask, rtol=0, atol=ulp)
@@ -293,9 +306,9 @@ def test_quotes_match_formula(eps, skew, tier, side, s_v, s_0, price) -> None:
     np.testing.assert_allclose(got_cost, hit, rtol=0, atol=ulp / float(price) + 1e-6 * scale)
 
 
-def _check_curve(u: float, lam: float) -> None:
+def _check_curve(curve_ratio: Callable, u: float, lam: float) -> None:
     u32, lam32 = np.float32(u), np.float32(lam)
-    got = float(_curve_ratio(u32, lam32))
+    got = float(curve_ratio(u32, lam32))
     want = float(ref.curve_ratio(float(u32), float(lam32)))
     if want > ref.F32_MAX:
         assert got == math.inf or got > 1e38, (u, lam, got, want)
@@ -312,27 +325,27 @@ TINY_U = [0.0, 1e-45, 1e-40, 1e-38, 1e-30, 1e-12, 1e-7, 5e-5, 9.99e-5, 1e-4, 1.0
     u=st.one_of(st.floats(0.0, 0.99), st.floats(0.0, 2e-4), st.sampled_from(TINY_U + [0.99])),
     lam=st.one_of(st.just(2.0), st.floats(1.01, 4.0), st.sampled_from([1.01, 1.6, 2.0, 4.0])),
 )
-def test_curve_ratio_matches_reference(u: float, lam: float) -> None:
-    _check_curve(u, lam)
+def test_curve_ratio_matches_reference(formulas: Formulas, u: float, lam: float) -> None:
+    _check_curve(formulas.curve_ratio, u, lam)
 
 
-def test_curve_ratio_grid() -> None:
+def test_curve_ratio_grid(formulas: Formulas) -> None:
     """Every (u, lambda) on a grid, lambda = 2 exactly included; tiny u give a finite ~1; the ratio
     increases with u."""
     us = np.array(TINY_U + list(np.linspace(0.0, 0.99, 34)), np.float32)
     for lam in (1.05, 1.3, 1.6, 1.9, 1.999, 2.0, 2.001, 2.5, 3.0, 4.0):
-        got = np.asarray(_curve_ratio(us, np.float32(lam)), np.float64)
+        got = np.asarray(formulas.curve_ratio(us, np.float32(lam)), np.float64)
         want = ref.curve_ratio(us.astype(np.float64), float(np.float32(lam)))
         np.testing.assert_allclose(got, want, rtol=3e-5, err_msg=f"lambda = {lam}")
         tiny = us <= 1e-7
         assert np.all(np.isfinite(got[tiny])) and np.all(np.abs(got[tiny] - 1.0) < 1e-5)
         order = np.argsort(us, kind="stable")
         assert np.all(np.diff(got[order]) >= -1e-6 * got[order][1:]), f"not increasing at lambda = {lam}"
-    assert float(_curve_ratio(np.float32(1e-40), np.float32(1.6))) == pytest.approx(1.0, abs=1e-6)
-    assert float(_curve_ratio(np.float32(1e-40), np.float32(2.0))) == pytest.approx(1.0, abs=1e-6)
+    assert float(formulas.curve_ratio(np.float32(1e-40), np.float32(1.6))) == pytest.approx(1.0, abs=1e-6)
+    assert float(formulas.curve_ratio(np.float32(1e-40), np.float32(2.0))) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_curve_ratio_small_u_near_lambda_one() -> None:
+def test_curve_ratio_small_u_near_lambda_one(formulas: Formulas) -> None:
     """ecn.py documents curve_ratio as "accurate and finite for every u". Below SMALL_U it uses
     1 + (1 - a) u / 2 (a = 1/omega = (lam - 2) / (lam - 1)), whose error ~ (1 - a)(2 - a) u^2 / 6 is
     not small when |a| u is not (lambda near 1, still a valid ecn_lambda > 1): e.g. lambda = 1.0001,
@@ -340,7 +353,7 @@ def test_curve_ratio_small_u_near_lambda_one() -> None:
     bad = []
     for lam in (1.001, 1.0001):
         for u in (2e-5, 5e-5, 9e-5):
-            got = float(_curve_ratio(np.float32(u), np.float32(lam)))
+            got = float(formulas.curve_ratio(np.float32(u), np.float32(lam)))
             want = float(ref.curve_ratio(float(np.float32(u)), float(np.float32(lam))))
             if not abs(got - want) <= 3e-5 * want:
                 bad.append(f"lambda={lam} u={u}: got {got:.6f}, want {want:.6f}")
@@ -360,12 +373,12 @@ def test_half_spread_caps_size() -> None:
 CHECK_VALUES = {0.1: 1.0915, 0.25: 1.2685, 0.5: 1.7622, 0.75: 3.0397, 0.9: 6.0693}
 
 
-def test_curve_check_values() -> None:
+def test_curve_check_values(formulas: Formulas) -> None:
     us = np.array(list(CHECK_VALUES), np.float32)
     expected = np.array(list(CHECK_VALUES.values()))
     np.testing.assert_allclose(ref.curve_ratio(us.astype(np.float64), 1.6), expected, rtol=0, atol=5e-5)
     tol = 5e-5 + 2e-6 * expected  # the 4-decimal rounding and float32
-    got = np.asarray(_curve_ratio(us, np.float32(1.6)), np.float64)
+    got = np.asarray(formulas.curve_ratio(us, np.float32(1.6)), np.float64)
     assert np.all(np.abs(got - expected) <= tol), got
     # the same through half_spread with a depth and spread: S_ref(v) / S_ref(0)
     s0, depth = np.float32(1.5e-4), np.float32(50.0)
@@ -415,12 +428,12 @@ def test_episode_accounting(episode) -> None:
     rounds = jax.tree.map(lambda x: x[:, 1::2], states)  # the state after each round's settlement
     total_traded = 0.0
     for e in range(EPISODE_ENVS):
-        prev = {k: 0.0 for k in ("lp_volume", "ecn_client_volume", "lt_executed", "lp_hedge_volume")}
+        prev = {k: 0.0 for k in ("lp_volume", "ecn_client_volume", "client_executed", "lp_hedge_volume")}
         for t in range(EPISODE_ROUNDS):
             get = lambda name: np.asarray(getattr(rounds, name)[e, t], np.float64)  # noqa: E731
             lp_round = get("lp_last_buy") + get("lp_last_sell")
             ecn_round = get("ecn_client_volume") - prev["ecn_client_volume"]
-            traded = np.abs(get("lt_executed") - prev["lt_executed"])  # each client trades one side at most
+            traded = np.abs(get("client_executed") - prev["client_executed"])  # each client trades one side at most
             gross = traded.sum() + 1.0
             # every client trade is booked once on the dealer side (an LP or the ECN)...
             assert lp_round.sum() + ecn_round == pytest.approx(traded.sum(), rel=1e-5, abs=1e-5 * gross), (e, t)
@@ -429,9 +442,9 @@ def test_episode_accounting(episode) -> None:
             total_traded += traded.sum()
             # ... and inventories and wealths net out over LPs, clients and the ECN
             volume = get("lp_volume").sum() + get("ecn_client_volume") + get("lp_hedge_volume").sum()
-            inv = get("lp_inventory").sum() + get("lt_inventory").sum() + get("ecn_inventory")
+            inv = get("lp_inventory").sum() + get("client_inventory").sum() + get("ecn_inventory")
             assert abs(inv) <= 1e-5 * (volume + 1.0), (e, t, inv, volume)
-            wealths = np.concatenate([get("lp_wealth"), get("lt_wealth"), [get("ecn_wealth")]])
+            wealths = np.concatenate([get("lp_wealth"), get("client_wealth"), [get("ecn_wealth")]])
             mu = float(rounds.price0[e, t]) * ref.BASIS_POINT
             assert abs(wealths.sum()) <= 1e-5 * np.abs(wealths).sum() + 1e-3 * mu, (e, t, wealths.sum())
             # each LP's wealth is its spread PnL + inventory PnL - hedge cost

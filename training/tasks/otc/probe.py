@@ -50,12 +50,12 @@ BOUNDS = {"lp": LP_TYPE_BOUNDS, "lt": LT_TYPE_BOUNDS}
 def pin_types(state: market.OTCState, pin: Pin, agents: dict[str, int]) -> market.OTCState:
     """``state`` with ``pin``'s type fields set for the first ``agents[family]`` agents of each
     family (for clients: RL clients only, never the flow clients that follow them)."""
-    types = {"lp": state.lp_types, "lt": state.lt_types}
+    types = {"lp": state.lp_types, "lt": state.client_types}
     for family, fields in pin.items():
         for field, value in fields.items():
             col = FIELDS[family].index(field)
             types[family] = types[family].at[: agents[family], col].set(value)
-    return state.replace(lp_types=types["lp"], lt_types=types["lt"])
+    return state.replace(lp_types=types["lp"], client_types=types["lt"])
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 3, 4, 6))
@@ -82,9 +82,9 @@ def _record(env: OTC, policy: Policy, params: Any, num_episodes: int, n_rounds: 
     def episode(key):
         rows, final = scan_rounds(env, params, policy, key, n_rounds, row, lambda s: pin_types(s, pin, agents))
         n_lts = env.config.n_lts
-        target = final.lt_types[:n_lts, LT_TYPE_FIELDS.index("target")]
-        return {**rows, **env.episode_metrics(final, params), "lt_executed": final.lt_executed[:n_lts],
-                "lt_target": target, "lp_types": final.lp_types, "lt_types": final.lt_types[:n_lts]}
+        target = final.client_types[:n_lts, LT_TYPE_FIELDS.index("target")]
+        return {**rows, **env.episode_metrics(final, params), "lt_executed": final.client_executed[:n_lts],
+                "lt_target": target, "lp_types": final.lp_types, "lt_types": final.client_types[:n_lts]}
 
     return jax.vmap(episode)(jax.random.split(key, num_episodes))
 

@@ -16,10 +16,10 @@ ENV, PARAMS = jm.make("jaxmarket/OTC-v0", n_lps=3, n_lts=2, n_flow=4, n_rounds=5
 def test_pins_reach_the_chosen_agents_only():
     _, state = ENV.reset(jax.random.key(0), PARAMS)
     pinned = pin_types(state, {"lp": {"gamma": 1.5}, "lt": {"size_scale": 3.0}}, {"lp": 1, "lt": 2})
-    lp, lt = np.asarray(pinned.lp_types), np.asarray(pinned.lt_types)
+    lp, lt = np.asarray(pinned.lp_types), np.asarray(pinned.client_types)
     g, size = LP_TYPE_FIELDS.index("gamma"), LT_TYPE_FIELDS.index("size_scale")
     assert lp[0, g] == 1.5 and np.array_equal(lp[1:], np.asarray(state.lp_types)[1:])
-    assert (lt[:2, size] == 3.0).all() and np.array_equal(lt[2:], np.asarray(state.lt_types)[2:])  # flow untouched
+    assert (lt[:2, size] == 3.0).all() and np.array_equal(lt[2:], np.asarray(state.client_types)[2:])  # flow untouched
 
 
 def test_record_pins_types_and_pairs_episodes_by_seed():
