@@ -1,7 +1,9 @@
 """Env steps/s with random actions for 1 to 65,536 environments, beside gymnax CartPole-v1 in the
 same process.
 
-    python -m benchmarks.env_throughput [--batches 1 16 256 4096 65536] [--steps 1000]
+    python -m benchmarks.env_throughput [--batches 1 16 256 4096 65536] [--steps 1000] [--no-cartpole]
+
+``--no-cartpole`` times the market-making env alone (one compile per batch size instead of two).
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ import jax
 import jaxmarket as jm
 from benchmarks.common import best_time, report
 
-ENVS = {"MarketMaking-AS-v0": lambda: jm.make("jaxmarket/MarketMaking-AS-v0"), "CartPole-v1": lambda: gymnax.make("CartPole-v1")}
+MARKET_MAKING = "MarketMaking-AS-v0"
+CARTPOLE = "CartPole-v1"
+ENVS = {MARKET_MAKING: lambda: jm.make("jaxmarket/MarketMaking-AS-v0"), CARTPOLE: lambda: gymnax.make("CartPole-v1")}
+MAX_STEPS_PER_CALL = 20_000_000  # env steps per timed call at most (fewer steps per env at large batches)
+MIN_STEPS_PER_ENV = 10  # steps per env per timed call at least
 
 
 def rollout_fn(env, params, num_envs: int, num_steps: int):
@@ -41,17 +47,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 256, 4096, 65536])
     parser.add_argument("--steps", type=int, default=1000, help="steps per env per timed call")
+    parser.add_argument("--no-cartpole", action="store_true", help="skip the CartPole comparison")
     args = parser.parse_args()
+    names = [MARKET_MAKING] if args.no_cartpole else list(ENVS)
     for num_envs in args.batches:
-        steps = max(10, min(args.steps, 20_000_000 // num_envs))  # keep each call at most ~20M steps
+        steps = max(MIN_STEPS_PER_ENV, min(args.steps, MAX_STEPS_PER_CALL // num_envs))
         rates = {}
-        for name, make in ENVS.items():
-            env, params = make()
+        for name in names:
+            env, params = ENVS[name]()
             seconds = best_time(rollout_fn(env, params, num_envs, steps), jax.random.key(0))
             rates[name] = num_envs * steps / seconds
-        report(what="env steps/s, random actions", num_envs=num_envs, steps_per_env=steps,
-               market_making=round(rates["MarketMaking-AS-v0"]), cartpole=round(rates["CartPole-v1"]),
-               ratio_to_cartpole=round(rates["MarketMaking-AS-v0"] / rates["CartPole-v1"], 3))
+        row = dict(market_making=round(rates[MARKET_MAKING]))
+        if not args.no_cartpole:
+            row.update(cartpole=round(rates[CARTPOLE]),
+                       ratio_to_cartpole=round(rates[MARKET_MAKING] / rates[CARTPOLE], 3))
+        report(what="env steps/s, random actions", num_envs=num_envs, steps_per_env=steps, **row)
 
 
 if __name__ == "__main__":

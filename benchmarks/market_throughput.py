@@ -2,7 +2,10 @@
 actions (auto-reset; each env step is 60 s of trading by the full rmsc04 population), and
 simulated trading days per second of the background market alone (390 one-minute advances).
 
-    python -m benchmarks.market_throughput [--batches 1 16 256 1024 4096] [--steps 20]
+    python -m benchmarks.market_throughput [--batches 1 16 256 1024 4096] [--steps 20] [--days]
+                                           [--envs Execution-v0 DailyInvestor-v0]
+
+``--envs`` times only the named envs (the line then has only their columns).
 """
 
 from __future__ import annotations
@@ -44,10 +47,13 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 256, 1024, 4096])
     parser.add_argument("--steps", type=int, default=20, help="env steps per env per timed call")
     parser.add_argument("--days", action="store_true", help="also time whole simulated days")
+    parser.add_argument("--envs", nargs="+", default=[i.split("/")[1] for i in ENV_IDS],
+                        choices=[i.split("/")[1] for i in ENV_IDS], help="which envs to time")
     args = parser.parse_args()
+    env_ids = [i for i in ENV_IDS if i.split("/")[1] in args.envs]
     for num_envs in args.batches:
         rates = {}
-        for env_id in ENV_IDS:
+        for env_id in env_ids:
             env, params = jm.make(env_id)
             seconds = best_time(rollout_fn(env, params, num_envs, args.steps), jax.random.key(0), repeats=2)
             rates[env_id.split("/")[1]] = round(num_envs * args.steps / seconds)
