@@ -148,13 +148,8 @@ class DailyInvestor(market_env.MarketEnv):
       restarts from, ``holdings`` (int32 shares), ``mark`` (int32 ticks), ``pnl`` (float32 cents),
       the mid history (float32 ``(HISTORY,)`` cents from ``ref``), the step count and counters.
 
-    Args:
-        **overrides: fields of ``MarketConfig`` (static) and ``DailyInvestorParams`` (the default
-            parameters), by name.
-
-    Raises:
-        ValueError: an unknown field name, or a value out of its range (naming field, value and
-            valid range).
+    Constructor arguments (fields of ``MarketConfig`` and of ``DailyInvestorParams``, by name) and
+    their errors: see ``MarketEnv``.
     """
 
     params_class = DailyInvestorParams

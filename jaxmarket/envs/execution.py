@@ -177,13 +177,8 @@ class Execution(market_env.MarketEnv):
       (int32 shares), ``cost`` (float32 cents), the resting order (id, price in ticks, shares),
       the mid history (float32 ``(HISTORY,)`` cents), the step count and the action counters.
 
-    Args:
-        **overrides: fields of ``MarketConfig`` (static) and ``ExecutionParams`` (the default
-            parameters), by name.
-
-    Raises:
-        ValueError: an unknown field name, or a value out of its range (naming field, value and
-            valid range).
+    Constructor arguments (fields of ``MarketConfig`` and of ``ExecutionParams``, by name) and
+    their errors: see ``MarketEnv``.
     """
 
     params_class = ExecutionParams

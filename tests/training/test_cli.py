@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from training.cli import main
+from training.cli import main, parse
+from training.tasks.registry import commands
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +18,7 @@ def test_envs_lists_market_making(capsys):
 
 
 def test_demo_trains_compares_and_plots(tmp_path, capsys):
-    main(["demo", "--total-timesteps", "200000", "--episodes", "200", "--out", str(tmp_path), "--no-progress"])
+    main(["demo", "--ppo.total-timesteps", "200000", "--episodes", "200", "--out", str(tmp_path), "--no-progress"])
     out = capsys.readouterr().out
     for name in ("PPO (learned)", "Cartea–Jaimungal (optimal)", "Avellaneda–Stoikov inventory", "h(0, 0) = 68.256"):
         assert name in out
@@ -30,14 +31,16 @@ def test_demo_trains_compares_and_plots(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, text", [
-    (["evaluate", "--set", "sigma=-1", "--episodes", "10"], "sigma = -1"),
-    (["evaluate", "--set", "sigma", "--episodes", "10"], "FIELD=VALUE"),
+    (["evaluate", "--env.sigma", "-1", "--episodes", "10"], "sigma = -1"),
     (["evaluate", "--episodes", "0"], "num_episodes = 0"),
-    (["train", "market-making", "--num-envs", "102", "--no-progress"], "num_minibatches = 4 does not divide num_envs = 102"),
+    (["evaluate", "--grid", "lp.gamma=0,1"], "--grid sweeps agent types of an OTC checkpoint"),
+    (["train", "market-making", "--ppo.num-envs", "102", "--no-progress"],
+     "num_minibatches = 4 does not divide num_envs = 102"),
 ])
 def test_bad_input_exits_with_a_message(argv, text):
     with pytest.raises(SystemExit) as error:
         main(argv)
+    assert str(error.value).startswith("jaxmarket: ") and "\n" not in str(error.value)
     assert text in str(error.value)
 
 
@@ -50,7 +53,8 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_train_otc_checkpoints_and_evaluate_sweeps_types(tmp_path, capsys):
-    small = ["--num-envs", "16", "--total-rounds", "2048", "--episodes", "4", "--set", "n_rounds=4", "--no-progress"]
+    small = ["--ppo.num-envs", "16", "--ppo.total-rounds", "2048", "--episodes", "4", "--env.n-rounds", "4",
+             "--no-progress"]
     main(["train", "otc", "--out", str(tmp_path), "--lt", "heuristic", *small])
     out = capsys.readouterr().out
     assert "training lp on jaxmarket/OTC-v0" in out and "| heuristic LPs |" in out
@@ -72,10 +76,85 @@ def test_train_otc_checkpoints_and_evaluate_sweeps_types(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, text", [
     (["train", "otc", "--lp", "heuristic", "--lt", "heuristic", "--no-progress"], "no learned family"),
-    (["train", "otc", "--total-timesteps", "100", "--no-progress"], "--total-rounds"),
-    (["train", "otc", "--set", "p_connect=2", "--no-progress"], "p_connect = 2"),
+    (["train", "otc", "--env.p-connect", "2", "--no-progress"], "p_connect = 2"),
+    (["train", "otc", "--ppo.learn", "lp", "--no-progress"], "follow --lp and --lt"),
 ])
 def test_train_otc_bad_input_exits_with_a_message(argv, text):
     with pytest.raises(SystemExit) as error:
         main(argv)
     assert text in str(error.value)
+
+
+def test_a_flag_reaches_its_field():
+    config = parse(["train", "market-making", "--ppo.learning-rate", "0.01", "--env.sigma", "3.0"])
+    assert config.ppo.learning_rate == 0.01 and config.env.sigma == 3.0
+    assert (config.env.phi, config.env.alpha) == (0.01, 0.001)  # the demo's criterion stays the default
+    assert config.ppo.num_envs == 512  # the rest of the task's preset
+
+
+def test_the_presets_are_the_defaults():
+    from training.tasks.execution import comparison as ex
+    from training.tasks.market_making import comparison as mm
+    from training.tasks.otc import train as otc_train
+
+    assert parse(["demo"]).ppo == mm.PPO_CONFIG and parse(["train", "execution"]).ppo == ex.PPO_CONFIG
+    otc = parse(["train", "otc"])
+    assert otc.ppo == otc_train.PPO_CONFIG and (otc.preset, otc.lp, otc.lt) == ("market", "learn", "learn")
+    assert parse(["day", "execution", "--env.parent-size", "500", "--market.n-noise", "50"]).env.parent_size == 500
+    assert parse(["experiment", "clients", "--schedule-checkpoint", "x"]).schedule_checkpoint == "x"
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "execution", "--env.sigma", "2"],  # a market-making field
+    ["train", "otc", "--ppo.total-timesteps", "100"],  # single-agent PPO's budget; OTC counts rounds
+    ["train", "market-making", "--episodes", "10"],  # the demo's, not train's
+    ["evaluate", "--env.sigma", "abc"],  # not a number
+])
+def test_a_flag_of_another_task_is_a_usage_error(argv):
+    with pytest.raises(SystemExit) as error:
+        parse(argv)
+    assert error.value.code == 2
+
+
+def _flags(default, prefix=""):
+    """(flag, default) of every field of a config dataclass instance, nested dataclasses included."""
+    import dataclasses
+
+    for f in dataclasses.fields(default):
+        value = getattr(default, f.name)
+        name = prefix + f.name.replace("_", "-")
+        if dataclasses.is_dataclass(value):
+            yield from _flags(value, name + ".")
+        elif isinstance(value, dict):  # a type distribution: one group of flags per entry
+            yield name + ".", None
+        else:
+            yield "--" + name, value
+
+
+def _shown(value):
+    if isinstance(value, tuple):
+        return " ".join(str(v) for v in value) if all(not isinstance(v, tuple) for v in value) else None
+    return str(value)
+
+
+@pytest.mark.parametrize("path", sorted(commands()), ids=" ".join)
+def test_help_lists_every_field_with_its_default(path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")  # one column of flag groups
+    command = commands()[path]
+    with pytest.raises(SystemExit) as error:
+        parse([*path, "--help"])
+    assert error.value.code == 0
+    text = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    if "messages" in command.config.__dataclass_fields__:  # replay's positional file
+        assert "LOBSTER message file" in text
+    fields = command.config.__dataclass_fields__
+    default = command.config(**({"messages": "m.csv"} if "messages" in fields else {}))
+    for flag, default in _flags(default):
+        if flag.endswith("messages"):
+            continue
+        assert flag in text, flag
+        shown = _shown(default)
+        if shown is not None and not flag.endswith("."):
+            entries = [m.start() for m in re.finditer(re.escape(flag) + r"(?![\w.-])", text)]
+            said = f"(default: {shown})" if default != () else "(repeatable)"  # an empty list of repeated flags
+            assert any(said in text[i:i + 400] for i in entries), (flag, shown)  # in its entry

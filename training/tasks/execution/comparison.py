@@ -3,7 +3,6 @@ always-passive over the same evaluation episodes."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -84,8 +83,3 @@ def format_table(rows: list[dict], num_episodes: int) -> str:
             f"{r['limit_orders']:.2f} |"
         )
     return "\n".join(lines)
-
-
-def config_with(**changes: Any) -> PPOConfig:
-    """The preset with ``changes`` (``None`` values keep the preset's)."""
-    return dataclasses.replace(PPO_CONFIG, **{k: v for k, v in changes.items() if v is not None})

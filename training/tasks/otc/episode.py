@@ -1,5 +1,5 @@
-"""One episode of the OTC dealer market (``jaxmarket/OTC-v0``), recorded round by round, plotted
-and summarised; ``jaxmarket otc`` runs it from the command line.
+"""One episode of the OTC dealer market (``jaxmarket/OTC-v0``), recorded round by round and
+summarised (the plot is in ``plots``); ``jaxmarket otc`` runs it from the command line.
 
 ``simulate_episode`` returns numpy arrays with one row per round ``t = 0 .. n_rounds - 1`` (a
 round is ``len(env.turn_order)`` env steps; the row is taken at the round's settling step):
@@ -31,7 +31,6 @@ the env's key, so an episode can be replayed step by step with ``env.step_env``.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -45,7 +44,6 @@ from jaxmarket.envs.otc import OTC
 from jaxmarket.otc import market
 from jaxmarket.otc.quotes import quote_prices
 from jaxmarket.otc.rewards import BASIS_POINT
-from training.plotting import save_png
 
 ENV_ID = "jaxmarket/OTC-v0"
 QUOTE_SIZE = 1.0  # units: the size at which the recorded bid and ask are quoted (tier 0)
@@ -149,81 +147,6 @@ def simulate_episode(env: OTC, params: market.OTCParams, policy: Policy, seed: i
     return record
 
 
-def plot_episode(record: dict[str, np.ndarray], path: str | Path, title: str | None = None) -> Path:
-    """Four panels against the round: (1) the mid with each LP's tier-0 bid and ask (thin lines,
-    one colour per LP; below it a strip of the quotes' distance from the mid in bp, where they can
-    be told apart), (2) LP inventories, (3) LP hedges (grouped bars), (4) each LP's cumulative
-    share of client volume, and the ECN's. Written as a PNG; returns the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    price, bid, ask = record["price"], record["bid"], record["ask"]
-    n_rounds, n_lps = bid.shape
-    t = np.arange(n_rounds)
-    edges = np.arange(n_rounds + 1)  # a round's value holds from its start to the next round's
-    held = lambda y: np.concatenate([y, y[-1:]], axis=0)  # noqa: E731
-    colours = [plt.get_cmap("tab10")(j % 10) for j in range(n_lps)]
-    fig, (ax_p, ax_q, ax_i, ax_h, ax_s) = plt.subplots(
-        5, 1, figsize=(12, 12), sharex=True, gridspec_kw={"height_ratios": [2.2, 1.1, 1.5, 1.5, 1.5]})
-    steps = {"where": "post"}
-
-    ax_p.step(edges, held(price), color="black", lw=1.4, label="reference mid", **steps)
-    for j, c in enumerate(colours):
-        ax_p.step(edges, held(bid[:, j]), color=c, lw=0.6, alpha=0.9, label=f"LP {j} bid / ask", **steps)
-        ax_p.step(edges, held(ask[:, j]), color=c, lw=0.6, alpha=0.9, **steps)
-    ax_p.set_ylabel("price (quote ccy per unit)")
-    ax_p.ticklabel_format(axis="y", useOffset=False, style="plain")
-    ax_p.set_title(f"(1) Reference mid and each LP's tier-0 bid / ask for {QUOTE_SIZE:g} unit", fontsize=10)
-    ax_p.legend(loc="best", fontsize=8, ncol=min(n_lps + 1, 5))
-
-    half_ecn = held(0.5 * record["ecn_spread_bp"])
-    ax_q.fill_between(edges, -half_ecn, half_ecn, step="post", color="grey", alpha=0.25, label="ECN ± s0/2")
-    for j, c in enumerate(colours):
-        ax_q.step(edges, held((ask[:, j] / price - 1) / BASIS_POINT), color=c, lw=0.8, **steps)
-        ax_q.step(edges, held((bid[:, j] / price - 1) / BASIS_POINT), color=c, lw=0.8, ls="--", **steps)
-    ax_q.axhline(0, color="black", lw=0.6)
-    ax_q.set_ylabel("quote − mid (bp)")
-    ax_q.set_title("    LP quotes relative to the mid (solid: ask, dashed: bid; equal quotes overlap)", fontsize=9,
-                   loc="left")
-    ax_q.legend(loc="upper right", fontsize=8)
-
-    for j, c in enumerate(colours):
-        ax_i.step(edges, held(record["inventory"][:, j]), color=c, lw=1.0, label=f"LP {j}", **steps)
-    ax_i.axhline(0, color="black", lw=0.6)
-    ax_i.set_ylabel("inventory (units)")
-    ax_i.set_title("(2) LP inventory after each round's trades and hedge", fontsize=10)
-    ax_i.legend(loc="best", fontsize=8, ncol=n_lps)
-
-    width = 0.8 / n_lps
-    for j, c in enumerate(colours):
-        ax_h.bar(t + 0.1 + (j + 0.5) * width, record["hedge"][:, j], width=width, color=c, label=f"LP {j}")
-    ax_h.axhline(0, color="black", lw=0.6)
-    ax_h.set_ylabel("hedge on ECN (units, + buy)")
-    ax_h.set_title(f"(3) LP hedges on the ECN (total |hedge|: {np.abs(record['hedge']).sum():.1f} units)", fontsize=10)
-    ax_h.legend(loc="best", fontsize=8, ncol=n_lps)
-
-    cum = 100.0 * record["cum_share"]
-    for j, c in enumerate(colours):
-        ax_s.step(edges, held(cum[:, j]), color=c, lw=1.2, label=f"LP {j} ({cum[-1, j]:.1f}%)", **steps)
-    traded = np.cumsum(record["client_flow"]) > 0
-    ecn = np.where(traded, 100.0 - cum.sum(axis=1), np.nan)
-    ax_s.step(edges, held(ecn), color="grey", lw=1.2, ls="--", label=f"ECN, clients direct ({ecn[-1]:.1f}%)", **steps)
-    ax_s.set_ylim(0, 100)
-    ax_s.set_ylabel("cumulative share (%)")
-    ax_s.set_title("(4) Cumulative share of client volume", fontsize=10)
-    ax_s.legend(loc="best", fontsize=8, ncol=min(n_lps + 1, 5))
-    ax_s.set_xlabel("round")
-    ax_s.set_xlim(0, n_rounds)
-
-    for ax in (ax_p, ax_q, ax_i, ax_h, ax_s):
-        ax.grid(alpha=0.3)
-    fig.suptitle(title or f"OTC-v0: one episode of {n_rounds} rounds, {n_lps} LPs")
-    fig.tight_layout()
-    return save_png(fig, path)
-
-
 def summarize(record: dict[str, np.ndarray], metrics: dict[str, Any] | None = None) -> str:
     """A text table per LP: market share, PnL decomposition (bp-units: spread + inventory - hedge
     cost = total), client and hedge volume (units), internalization, final inventory; then the
@@ -254,5 +177,5 @@ def policies() -> dict[str, Any]:
     return {"heuristic": heuristic_policy, "random": random_policy}
 
 
-__all__ = ["ENV_ID", "QUOTE_SIZE", "ROUND_COLUMNS", "cumulative_share", "plot_episode", "policies",
+__all__ = ["ENV_ID", "QUOTE_SIZE", "ROUND_COLUMNS", "cumulative_share", "policies",
            "round_quotes", "run_episode", "simulate_episode", "summarize"]

@@ -11,6 +11,7 @@ import jaxmarket as jm
 from jaxmarket.otc.dealer import heuristic_policy
 from jaxmarket.otc import ecn
 from training.tasks.otc import episode as oe
+from training.tasks.otc.plots import plot_episode
 from training.cli import main
 
 ROUNDS = 8
@@ -118,7 +119,7 @@ def test_summary_and_plot(episode, tmp_path):
     rows = [line for line in text.splitlines() if line[:3].strip().isdigit()]
     assert len(rows) == env.num_agents["lp"]
     assert f"{100 * metrics['market_share'][0]:.1f}%" in rows[0]
-    path = oe.plot_episode(record, tmp_path / "nested" / "episode.png")
+    path = plot_episode(record, tmp_path / "nested" / "episode.png")
     assert path.exists() and path.stat().st_size > 10_000
 
 
@@ -138,8 +139,8 @@ def test_cli_otc_random_on_the_replayed_series(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(oe, "simulate_episode", recording)
     out = tmp_path / "otc.png"
-    main(["otc", "--policy", "random", "--reference", "replay", "--n-lps", "3", "--n-lts", "2", "--n-flow", "6",
-          "--seed", "1", "--set", f"n_rounds={ROUNDS}", "--out", str(out)])
+    main(["otc", "--policy", "random", "--market.reference", "replay", "--market.n-lps", "3", "--market.n-lts", "2",
+          "--market.n-flow", "6", "--seed", "1", "--env.n-rounds", str(ROUNDS), "--out", str(out)])
     text = capsys.readouterr().out
     assert f"OTC-v0, {ROUNDS} rounds" in text and "hedge cost" in text
     assert f"plot: {out}" in text
@@ -154,7 +155,8 @@ def test_cli_otc_random_on_the_replayed_series(tmp_path, capsys, monkeypatch):
     for name in oe.ROUND_COLUMNS:
         np.testing.assert_array_equal(again[name], record[name])
 
-    with pytest.raises(SystemExit, match="--n-lps"):
-        main(["otc", "--set", "n_lps=2"])
+    with pytest.raises(SystemExit) as error:  # the agent counts are --market's fields
+        main(["otc", "--n-lps", "2"])
+    assert error.value.code == 2
     with pytest.raises(SystemExit, match="n_rounds = 0"):
-        main(["otc", "--set", "n_rounds=0"])
+        main(["otc", "--env.n-rounds", "0"])

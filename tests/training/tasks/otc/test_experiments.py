@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from training.tasks.otc.experiments import clients, incentives, risk_aversion, skew, versus_heuristic
+from training.cli import parse
 from training.tasks.otc.experiments.common import train_market
 
 LP_ROUNDS = 1_500_000  # env rounds of the small LP run (the experiments' preset trains 4M)
@@ -15,6 +16,15 @@ INCENTIVE_EPISODES = 256  # the PnL of a share-seeking LP is noisy: 64 episodes 
 EPISODES = 64
 SEED = 1
 MARKET = pytest.mark.xdist_group("otc_market")
+
+
+def test_an_experiment_takes_its_config_from_flags():
+    config = parse(["experiment", "clients", "--checkpoint", "a", "--schedule-checkpoint", "b", "--episodes", "8"])
+    assert isinstance(config, clients.ClientsConfig)
+    assert (config.checkpoint, config.schedule_checkpoint, config.episodes, config.out) == ("a", "b", 8, "runs/experiments")
+    with pytest.raises(SystemExit) as error:  # only the clients experiment has a schedule population
+        parse(["experiment", "skew", "--schedule-checkpoint", "b"])
+    assert error.value.code == 2
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""One script per learned behaviour of the OTC market; each writes a PNG and a markdown table.
+"""One experiment per learned behaviour of the OTC market; each writes a PNG and a markdown table.
 
-    python -m training.tasks.otc.experiments.skew --checkpoint runs/otc/final      # or: jaxmarket experiment skew ...
+    jaxmarket experiment skew --checkpoint runs/otc/final     # jaxmarket experiment --help lists them
 
 - ``skew``: LPs skew their quotes against their inventory, across the type range.
 - ``risk_aversion``: a more risk-averse LP hedges a larger fraction and skews more.

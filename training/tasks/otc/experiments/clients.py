@@ -13,11 +13,11 @@ schedule-only, one shared policy) and a *schedule-only* one (preset ``"schedule"
   its size for its side, and the ECN's, bp over the mid) say whether the chosen LP beat the ECN;
   at the end, |executed - target| / |target| says whether a client met its target.
 
-    python -m training.tasks.otc.experiments.clients [--checkpoint runs/clients/final] [--schedule-checkpoint …]"""
+    jaxmarket experiment clients [--checkpoint runs/clients/final] [--schedule-checkpoint …]"""
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import time
 from typing import Any
 
@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from jaxmarket.otc.observations import lt_index
-from training.tasks.otc.experiments.common import Market, finish, market_from, parser, write_table
+from training.tasks.otc.experiments.common import ExperimentConfig, Market, finish, market_from, write_table
 from training.tasks.otc.probe import record
 from training.plotting import panels, save_panels
 
@@ -142,32 +142,35 @@ ROW_LABELS = {"pnl_only": "mixed population, ω pinned to 1 (PnL only)",
               "schedule_population": "schedule-only population (ω = 0)"}
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--schedule-checkpoint", default=None,
-                   help="a checkpoint of the schedule-only population (preset 'schedule'); default: train it")
-    args = p.parse_args(argv)
+@dataclasses.dataclass(frozen=True)
+class ClientsConfig(ExperimentConfig):
+    """Claim 4: PnL-only clients take an LP's quote only when it beats the ECN; schedule-only clients meet targets.
+
+    Without --checkpoint, trains the client market (preset 'clients') first."""
+
+    schedule_checkpoint: str | None = None
+    """a checkpoint of the schedule-only population (preset 'schedule'); None: train it"""
+
+
+def run(config: ClientsConfig) -> None:
+    """Measure, plot and tabulate (module docstring)."""
     start = time.perf_counter()
-    market = market_from(args, PRESET, {"lp": LP_ROLE}, learned="lt")
-    schedule = market_from(argparse.Namespace(**{**vars(args), "checkpoint": args.schedule_checkpoint}),
+    market = market_from(config, PRESET, {"lp": LP_ROLE}, learned="lt")
+    schedule = market_from(dataclasses.replace(config, checkpoint=config.schedule_checkpoint),
                            SCHEDULE_PRESET, {"lp": LP_ROLE}, learned="lt")
-    m = measure(market, schedule, args.episodes, args.eval_seed)
+    m = measure(market, schedule, config.episodes, config.eval_seed)
     rows = [[ROW_LABELS[k], float(r["trades_per_episode"]), f"{100 * r['lp_share']:.1f}%", f"{100 * r['ecn_share']:.1f}%",
              f"{100 * r['lp_beats_ecn']:.1f}%" if r["lp_trades"] else "no dealer trades", float(r["mean_cost_bp"]), f"{100 * r['gap_median']:.1f}%"]
             for k, r in m.items() if k in ROW_LABELS]
-    png = plot(m, f"{args.out}/clients.png", "Claim 4: PnL-driven and schedule-driven clients")
+    png = plot(m, f"{config.out}/clients.png", "Claim 4: PnL-driven and schedule-driven clients")
     market.train_wall_s += schedule.train_wall_s
     table, text = write_table(
-        args.out, "clients", "RL clients against random dealers",
+        config.out, "clients", "RL clients against random dealers",
         ["clients", "trades per client-episode", "with an LP", "on the ECN", "LP trades beating the ECN",
          "mean cost (bp)", "median |executed − target| / |target|"], rows,
-        [f"{args.episodes} episodes each (seed {args.eval_seed}); clients with |target| >= {MIN_TARGET:g} units for "
+        [f"{config.episodes} episodes each (seed {config.eval_seed}); clients with |target| >= {MIN_TARGET:g} units for "
          "the execution gap.",
          "Response of a PnL-only, risk-neutral client (buys from LP 0, % of observations) at LP 0 buy cost = m x ECN "
          "cost: " + ", ".join(f"m={x:g}: {100 * y:.1f}%" for x, y in zip(COST_MULTIPLES, m["buy_response"])) + ".",
          f"Mixed market: {market.source}. Schedule population: {schedule.source}."])
     finish(market, start, text, png, table)
-
-
-if __name__ == "__main__":
-    main()

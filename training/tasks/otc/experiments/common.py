@@ -1,9 +1,8 @@
 """What the OTC experiments share: the trained market (loaded from a checkpoint, or trained with
-the preset and saved), their command-line options, and the output (a PNG and a markdown table)."""
+the preset and saved), their options (``ExperimentConfig``), and the output (a PNG and a markdown table)."""
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,19 +51,25 @@ class Market:
         return lambda obs: family_actions(self.trainer, family, self.net_params[family], self.obs_stats[family], obs)
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
-    p.add_argument("--checkpoint", default=None,
-                   help="a 'jaxmarket train otc' checkpoint (…/final); default: train the preset market first")
-    p.add_argument("--total-rounds", type=int, default=otc_train.PPO_CONFIG.total_rounds,
-                   help="env rounds of training when no checkpoint is given")
-    p.add_argument("--seed", type=int, default=0, help="training seed")
-    p.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="evaluation episodes")
-    p.add_argument("--eval-seed", type=int, default=1)
-    p.add_argument("--out", default="runs/experiments", help="directory for the PNG and the table")
-    p.add_argument("--market-dir", default="runs/markets",
-                   help="where a market trained here is checkpointed (a folder per preset)")
-    return p
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """The options every OTC experiment takes (each experiment subclasses it, with its own
+    docstring as its command's help)."""
+
+    checkpoint: str | None = None
+    """a 'jaxmarket train otc' checkpoint (.../final); None: train the preset market first"""
+    total_rounds: int = otc_train.PPO_CONFIG.total_rounds
+    """env rounds of training when no checkpoint is given"""
+    seed: int = 0
+    """training seed"""
+    episodes: int = DEFAULT_EPISODES
+    """evaluation episodes"""
+    eval_seed: int = 1
+    """evaluation seed"""
+    out: str = "runs/experiments"
+    """directory for the PNG and the table"""
+    market_dir: str = "runs/markets"
+    """where a market trained here is checkpointed (a folder per preset)"""
 
 
 def train_market(total_rounds: int, seed: int, out_dir: str | Path | None = None, progress: bool = True,
@@ -81,28 +86,28 @@ def train_market(total_rounds: int, seed: int, out_dir: str | Path | None = None
                   f"seed {seed}")
 
 
-def market_from(args: argparse.Namespace, preset: str = "market", roles: dict[str, str] | None = None,
+def market_from(config: ExperimentConfig, preset: str = "market", roles: dict[str, str] | None = None,
                 learned: str = "lp") -> Market:
-    """The market of ``--checkpoint`` (whose family ``learned`` must have been learned), or one
-    trained now on ``preset`` (saved to ``--market-dir``/``preset``)."""
-    if args.checkpoint:
-        trainer, _, meta = otc_train.load(args.checkpoint)
+    """The market of ``config.checkpoint`` (whose family ``learned`` must have been learned), or one
+    trained now on ``preset`` (saved to ``config.market_dir``/``preset``)."""
+    if config.checkpoint:
+        trainer, _, meta = otc_train.load(config.checkpoint)
         if learned not in trainer.learned:
-            raise ValueError(f"checkpoint = {args.checkpoint!r} has roles {meta['roles']}: this experiment needs "
+            raise ValueError(f"checkpoint = {config.checkpoint!r} has roles {meta['roles']}: this experiment needs "
                              f"{learned!r} learned (train with --{learned} learn, e.g. --preset {preset})")
-        net_params, obs_stats = trainer.restore(args.checkpoint)
+        net_params, obs_stats = trainer.restore(config.checkpoint)
         return Market(trainer, net_params, obs_stats, 0.0,
-                      f"checkpoint {args.checkpoint} (preset {meta['preset']!r}, roles {meta['roles']}, {meta['update']} updates)")
-    return train_market(args.total_rounds, args.seed, Path(args.market_dir) / preset, preset=preset, roles=roles)
+                      f"checkpoint {config.checkpoint} (preset {meta['preset']!r}, roles {meta['roles']}, "
+                      f"{meta['update']} updates)")
+    return train_market(config.total_rounds, config.seed, Path(config.market_dir) / preset, preset=preset, roles=roles)
 
 
-def measured(doc: str, measure: Any, argv: list[str] | None) -> tuple[argparse.Namespace, float, Market, dict]:
-    """An experiment's start: its options (``parser``), the start time, the market and ``measure(market,
+def measured(config: ExperimentConfig, measure: Any) -> tuple[float, Market, dict]:
+    """An experiment's start: the start time, the market (``market_from``) and ``measure(market,
     episodes, seed)``."""
-    args = parser(doc.splitlines()[0]).parse_args(argv)
     start = time.perf_counter()
-    market = market_from(args)
-    return args, start, market, measure(market, args.episodes, args.eval_seed)
+    market = market_from(config)
+    return start, market, measure(market, config.episodes, config.eval_seed)
 
 
 def write_table(out: str | Path, name: str, title: str, header: list[str], rows: list[list[Any]],

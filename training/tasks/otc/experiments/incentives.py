@@ -5,16 +5,17 @@ Evaluation episodes with LP 0's omega pinned to each grid value (the other LPs k
 from the supertype, so LP 0 competes with the usual population); LP 0's quoted half-spread (the
 mean over tiers and rounds of (1 + eps_k) S_ref(0), bp), market share, PnL and reward.
 
-    python -m training.tasks.otc.experiments.incentives [--checkpoint runs/otc/final] [--out runs/experiments]
+    jaxmarket experiment incentives [--checkpoint runs/otc/final] [--out runs/experiments]
 """
 
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 
 from jaxmarket.otc.observations import lp_index
-from training.tasks.otc.experiments.common import Market, finish, measured, write_table
+from training.tasks.otc.experiments.common import ExperimentConfig, Market, finish, measured, write_table
 from training.tasks.otc.probe import record
 from training.plotting import panels, save_panels
 
@@ -62,18 +63,20 @@ def plot(m: dict, path, title: str):
     return save_panels(fig, axes, path, title)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, start, market, m = measured(__doc__, measure, argv)
+@dataclasses.dataclass(frozen=True)
+class IncentivesConfig(ExperimentConfig):
+    """Claim 3: lowering omega tightens spreads, raises market share and lowers PnL."""
+
+
+def run(config: IncentivesConfig) -> None:
+    """Measure, plot and tabulate (module docstring)."""
+    start, market, m = measured(config, measure)
     rows = [[f"{o:.1f}", float(s), f"{100 * sh:.1f} ± {100 * se:.1f}", f"{p:.1f} ± {pe:.1f}", float(r)]
             for o, s, sh, se, p, pe, r in zip(m["omega"], m["spread_bp"], m["share"], m["share_se"], m["pnl"],
                                               m["pnl_se"], m["reward"])]
-    png = plot(m, f"{args.out}/incentives.png", "Claim 3: incentives, ω trades PnL for market share")
+    png = plot(m, f"{config.out}/incentives.png", "Claim 3: incentives, ω trades PnL for market share")
     table, text = write_table(
-        args.out, "incentives", "LP 0 with its ω pinned (the other LPs from the supertype)",
+        config.out, "incentives", "LP 0 with its ω pinned (the other LPs from the supertype)",
         ["ω", "half-spread (bp)", "market share (%)", "PnL (bp-units)", "reward"], rows,
-        [f"{args.episodes} episodes per ω (seed {args.eval_seed}); ± one standard error.", f"Market: {market.source}."])
+        [f"{config.episodes} episodes per ω (seed {config.eval_seed}); ± one standard error.", f"Market: {market.source}."])
     finish(market, start, text, png, table)
-
-
-if __name__ == "__main__":
-    main()

@@ -6,16 +6,17 @@ a grid, the policy's hedge fraction (everything else as observed) and its |skew|
 inventory set to +-``PROBE_UNITS``. The *episodes*: every LP's gamma pinned to the value; the
 realised hedge ratio (units hedged on the ECN per unit traded with clients) and the mean |inventory|.
 
-    python -m training.tasks.otc.experiments.risk_aversion [--checkpoint runs/otc/final] [--out runs/experiments]
+    jaxmarket experiment risk_aversion [--checkpoint runs/otc/final] [--out runs/experiments]
 """
 
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 
 from jaxmarket.otc.observations import lp_index
-from training.tasks.otc.experiments.common import Market, finish, measured, write_table
+from training.tasks.otc.experiments.common import ExperimentConfig, Market, finish, measured, write_table
 from training.tasks.otc.probe import record, response
 from training.plotting import panels, save_panels
 
@@ -69,18 +70,20 @@ def plot(m: dict, path, title: str):
     return save_panels(fig, axes, path, title)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, start, market, m = measured(__doc__, measure, argv)
+@dataclasses.dataclass(frozen=True)
+class RiskAversionConfig(ExperimentConfig):
+    """Claim 2: a more risk-averse LP hedges a larger fraction and skews more."""
+
+
+def run(config: RiskAversionConfig) -> None:
+    """Measure, plot and tabulate (module docstring)."""
+    start, market, m = measured(config, measure)
     rows = [[f"{g:.2f}", float(h), float(s), float(r), float(i)]
             for g, h, s, r, i in zip(m["gamma"], m["hedge"], m["abs_skew"], m["hedge_ratio"], m["abs_inventory"])]
-    png = plot(m, f"{args.out}/risk_aversion.png", "Claim 2: risk aversion, hedging and skew")
+    png = plot(m, f"{config.out}/risk_aversion.png", "Claim 2: risk aversion, hedging and skew")
     table, text = write_table(
-        args.out, "risk_aversion", "Hedging and skew against risk aversion γ",
+        config.out, "risk_aversion", "Hedging and skew against risk aversion γ",
         ["γ", "hedge fraction (policy)", f"|skew| at ±{PROBE_UNITS:g} units (policy)", "hedged / client volume (episodes)",
          "mean |inventory| (episodes)"], rows,
-        [f"{args.episodes} episodes per γ (seed {args.eval_seed}), every LP's γ pinned.", f"Market: {market.source}."])
+        [f"{config.episodes} episodes per γ (seed {config.eval_seed}), every LP's γ pinned.", f"Market: {market.source}."])
     finish(market, start, text, png, table)
-
-
-if __name__ == "__main__":
-    main()

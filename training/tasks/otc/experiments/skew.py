@@ -5,16 +5,17 @@ Two measurements. The *response*: the LP policy's skew on observations from eval
 with the inventory column set to a grid (everything else as observed), for several gamma. The
 *episodes*: the skew each LP quoted against the inventory it held when quoting.
 
-    python -m training.tasks.otc.experiments.skew [--checkpoint runs/otc/final] [--out runs/experiments]
+    jaxmarket experiment skew [--checkpoint runs/otc/final] [--out runs/experiments]
 """
 
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 
 from jaxmarket.otc.observations import lp_index
-from training.tasks.otc.experiments.common import Market, finish, measured, write_table
+from training.tasks.otc.experiments.common import ExperimentConfig, Market, finish, measured, write_table
 from training.tasks.otc.probe import record, response
 from training.plotting import panels, save_panels
 
@@ -80,20 +81,22 @@ def plot(m: dict, path, title: str):
     return save_panels(fig, axes, path, title)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, start, market, m = measured(__doc__, measure, argv)
+@dataclasses.dataclass(frozen=True)
+class SkewConfig(ExperimentConfig):
+    """Claim 1: learned LPs skew their quotes against their inventory, across risk aversion."""
+
+
+def run(config: SkewConfig) -> None:
+    """Measure, plot and tabulate (module docstring)."""
+    start, market, m = measured(config, measure)
     at = INVENTORY_UNITS.size // 2
     rows = [[f"{g:g}", float(c[0]), float(c[at]), float(c[-1]), float(s)] for g, c, s in zip(GAMMAS, m["curves"], m["slope"])]
-    png = plot(m, f"{args.out}/skew.png", "Claim 1: learned LPs skew against their inventory")
+    png = plot(m, f"{config.out}/skew.png", "Claim 1: learned LPs skew against their inventory")
     table, text = write_table(
-        args.out, "skew", "Skew against inventory (policy response)",
+        config.out, "skew", "Skew against inventory (policy response)",
         ["γ", f"skew at {INVENTORY_UNITS[0]:g} units", "skew at 0", f"skew at +{INVENTORY_UNITS[-1]:g} units",
          "slope per unit"], rows,
-        [f"Episodes ({args.episodes}, seed {args.eval_seed}): corr(inventory, skew) = {m['corr']:.3f}; the skew's sign "
+        [f"Episodes ({config.episodes}, seed {config.eval_seed}): corr(inventory, skew) = {m['corr']:.3f}; the skew's sign "
          f"opposes the inventory in {100 * m['opposes']:.1f}% of {m['scored']:,} LP-rounds with |inventory| >= "
          f"{MIN_INVENTORY} units.", f"Market: {market.source}."])
     finish(market, start, text, png, table)
-
-
-if __name__ == "__main__":
-    main()

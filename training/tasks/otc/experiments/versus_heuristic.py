@@ -5,18 +5,19 @@ Two evaluations with the same seed, hence the same LP and client types, connecti
 and price path: the LP family played by the learned policy, then by the heuristic; the RL clients
 play the market's client policy (learned, or its fixed stand-in) in both. Each LP's episode reward is compared pairwise.
 
-    python -m training.tasks.otc.experiments.versus_heuristic [--checkpoint runs/otc/final] [--out runs/experiments]
+    jaxmarket experiment versus_heuristic [--checkpoint runs/otc/final] [--out runs/experiments]
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from jaxmarket.otc.dealer import heuristic_policy
 from jaxmarket.otc.types import LP_TYPE_FIELDS
-from training.tasks.otc.experiments.common import Market, finish, measured, write_table
+from training.tasks.otc.experiments.common import ExperimentConfig, Market, finish, measured, write_table
 from training.tasks.otc.probe import record
 from training.plotting import panels, save_panels
 
@@ -78,25 +79,27 @@ def plot(m: dict, path, title: str):
     return save_panels(fig, axes, path, title)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, start, market, m = measured(__doc__, measure, argv)
+@dataclasses.dataclass(frozen=True)
+class VersusHeuristicConfig(ExperimentConfig):
+    """Claim 5: the learned LPs beat the heuristic dealers on their own reward."""
+
+
+def run(config: VersusHeuristicConfig) -> None:
+    """Measure, plot and tabulate (module docstring)."""
+    start, market, m = measured(config, measure)
     rows = [[f"{field} in [{lo:.2f}, {hi:.2f}]", float(lr), float(hr), f"{d:.1f} ± {se:.1f}"]
             for field, bins in m["bins"].items() for lo, hi, lr, hr, d, se in bins]
     rows.append(["all", float(m["reward"]["learned"].mean()), float(m["reward"]["heuristic"].mean()),
                  f"{m['diff'].mean():.1f} ± {m['diff_se']:.1f}"])
-    png = plot(m, f"{args.out}/versus_heuristic.png", "Claim 5: learned LPs against the heuristic dealers")
+    png = plot(m, f"{config.out}/versus_heuristic.png", "Claim 5: learned LPs against the heuristic dealers")
     met = m["metrics"]
     table, text = write_table(
-        args.out, "versus_heuristic", "LP episode reward, learned against heuristic dealers (same types and seeds)",
+        config.out, "versus_heuristic", "LP episode reward, learned against heuristic dealers (same types and seeds)",
         ["LP types", "learned", "heuristic", "learned − heuristic (± s.e.)"], rows,
-        [f"{args.episodes} episodes (seed {args.eval_seed}), the RL clients playing the market's client policy "
+        [f"{config.episodes} episodes (seed {config.eval_seed}), the RL clients playing the market's client policy "
          f"({'learned' if 'lt' in market.trainer.learned else 'fixed'}) in both; learned ahead in "
          f"{100 * m['wins']:.1f}% of LP-episodes.",
          "Mean per LP: " + "; ".join(f"{name}: share {100 * v['market_share']:.1f}%, PnL {v['lp_pnl']:.1f}, hedged "
                                      f"{v['hedge_volume']:.1f} units" for name, v in met.items()),
          f"Market: {market.source}."])
     finish(market, start, text, png, table)
-
-
-if __name__ == "__main__":
-    main()

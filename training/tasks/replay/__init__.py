@@ -1,0 +1,1 @@
+"""Replaying a LOBSTER message file through one order book (``jaxmarket replay``)."""
