@@ -219,8 +219,8 @@ class MarketParams:
     (and the other field, for a pair that depends on each other).
     """
 
-    open_s: float = 9.5 * clock.SECONDS_PER_HOUR
-    close_s: float = 16.0 * clock.SECONDS_PER_HOUR
+    open_s: float = 9.5 * clock.SECONDS_PER_HOUR  # the open, seconds after midnight, in [0, close_s)
+    close_s: float = 16.0 * clock.SECONDS_PER_HOUR  # the close, seconds after midnight, in (open_s, 86400]
     r_bar: float = 100_000.0  # mean fundamental value, cents, in [1, R_BAR_MAX]
     kappa: float = 1.67e-16  # fundamental mean reversion, per ns
     fund_vol: float = 5e-5  # fundamental volatility, cents per sqrt(ns)

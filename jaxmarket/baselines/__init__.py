@@ -1,5 +1,7 @@
 """Analytic and heuristic policies: ground truth for tests and for learned policies."""
 
+import sys
+
 from jaxmarket.baselines.avellaneda_stoikov import avellaneda_stoikov, avellaneda_stoikov_depths
 from jaxmarket.baselines.cartea_jaimungal import cartea_jaimungal, cartea_jaimungal_value
 from jaxmarket.otc import dealer
@@ -21,3 +23,7 @@ __all__ = [
     "policy_value",
     "tabulate_policy",
 ]
+
+# The dealer heuristics live beside the OTC market (``jaxmarket.otc.dealer``); this keeps
+# ``import jaxmarket.baselines.dealer`` working as the same module.
+sys.modules[f"{__name__}.dealer"] = dealer

@@ -80,7 +80,7 @@ class DailyInvestorParams(market_env.MarketEnvParams):
     ``first_interval_s`` defaults to the smaller of 300 s and half the session."""
 
     default_first_interval_s: ClassVar[float] = 300.0  # ABIDES-Gym: the first observation 5 min after the open
-    starting_cash: int = 1_000_000
+    starting_cash: int = 1_000_000  # the agent's cash at the start, cents
     order_size: int = 10  # shares per market order
     done_ratio: float = 0.3  # the episode ends when the value falls to this fraction of the cash
     reward_steps: float = 390.0  # reward normaliser: steps in a 6.5-hour day of 60-s steps

@@ -172,10 +172,10 @@ class OTCParams:
     rounds_per_year: float = 252.0 * 96.0
     impact: float = 0.0  # permanent impact: log-price change per unit of net ECN volume
     series: Any = None  # (L,) reference prices to replay (reference="replay"), L >= n_rounds + 1
-    ecn_spread_mean: float = 1.5e-4
-    ecn_spread_std: float = 0.5e-4
-    ecn_spread_min: float = 2e-5
-    ecn_spread_max: float = 5e-4
+    ecn_spread_mean: float = 1.5e-4  # mean of the ECN spread s0's normal draw (relative), > 0
+    ecn_spread_std: float = 0.5e-4  # standard deviation of that draw, >= 0
+    ecn_spread_min: float = 2e-5  # s0 is clipped to [ecn_spread_min, ecn_spread_max], 0 < min <= max <= 1
+    ecn_spread_max: float = 5e-4  # upper end of that clip range
     ecn_lambda: float = 1.6  # cost-curve exponent, > 1
     ecn_depth: float = 50.0  # v_max, units
     max_fill: float = 0.99  # largest fraction of ecn_depth traded at once

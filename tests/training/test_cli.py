@@ -28,12 +28,17 @@ def test_demo_trains_compares_and_plots(tmp_path, capsys):
     assert abs(optimal["exact"] / 68.256 - 1) < 0.005
     main(["evaluate", "--checkpoint", str(tmp_path / "final"), "--episodes", "100"])
     assert "PPO (checkpoint)" in capsys.readouterr().out
+    for extra, text in ((["--env.sigma", "3"], "a checkpoint brings its own"),
+                        (["--agents", "2"], "--checkpoint is not an OTC checkpoint")):
+        with pytest.raises(SystemExit, match=text):  # refused, not ignored
+            main(["evaluate", "--checkpoint", str(tmp_path / "final"), "--episodes", "100", *extra])
 
 
 @pytest.mark.parametrize("argv, text", [
     (["evaluate", "--env.sigma", "-1", "--episodes", "10"], "sigma = -1"),
     (["evaluate", "--episodes", "0"], "num_episodes = 0"),
-    (["evaluate", "--grid", "lp.gamma=0,1"], "--grid sweeps agent types of an OTC checkpoint"),
+    (["evaluate", "--grid", "lp.gamma=0,1"], "--grid and --agents sweep agent types of an OTC checkpoint"),
+    (["evaluate", "--agents", "2"], "no --checkpoint was given"),
     (["train", "market-making", "--ppo.num-envs", "102", "--no-progress"],
      "num_minibatches = 4 does not divide num_envs = 102"),
 ])
@@ -42,6 +47,13 @@ def test_bad_input_exits_with_a_message(argv, text):
         main(argv)
     assert str(error.value).startswith("jaxmarket: ") and "\n" not in str(error.value)
     assert text in str(error.value)
+
+
+def test_a_bad_seed_is_refused_before_training_starts(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="--seed = -1 is out of range"):
+        main(["train", "market-making", "--seed", "-1", "--out", str(tmp_path), "--no-progress"])
+    assert capsys.readouterr().out == ""  # not even the training headline
+    assert not (tmp_path / "log.csv").exists()
 
 
 def test_ci_runs_the_readme_test_command():

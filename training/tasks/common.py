@@ -61,9 +61,10 @@ def train(trainer: Any, flags: TrainFlags, out: str | Path, metadata: dict[str, 
     Raises:
         ValueError: ``flags.seed`` is not an int, or the trainer's config is invalid.
     """
+    key = seed_key(flags.seed, "--seed")  # refused before anything prints
     print(headline)
     start = time.perf_counter()
-    runner, rows = loop.run(trainer, seed_key(flags.seed, "--seed"), metadata=metadata, out_dir=out,
+    runner, rows = loop.run(trainer, key, metadata=metadata, out_dir=out,
                             checkpoint_every=flags.checkpoint_every, progress=flags.progress)
     wall = time.perf_counter() - start
     print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} {unit}/s after compiling); "

@@ -41,13 +41,18 @@ def run(config: EvaluateConfig) -> None:
     """Evaluate as the checkpoint's task says (module docstring).
 
     Raises:
-        ValueError: ``--grid`` without an OTC checkpoint, or a bad setting or checkpoint.
+        ValueError: ``--grid`` or ``--agents`` without an OTC checkpoint, ``--env.*`` with a
+            checkpoint, or a bad setting or checkpoint.
     """
     if config.checkpoint and otc.is_checkpoint(config.checkpoint):
         otc.evaluate(config.checkpoint, config.grid, config.agents, config.episodes, config.eval_seed, config.out)
         return
-    if config.grid:
-        raise ValueError("--grid sweeps agent types of an OTC checkpoint ('jaxmarket train otc'); give --checkpoint")
+    given = "--checkpoint is not an OTC checkpoint" if config.checkpoint else "no --checkpoint was given"
+    if config.grid or config.agents is not None:
+        raise ValueError(f"--grid and --agents sweep agent types of an OTC checkpoint ('jaxmarket train otc'); {given}")
+    if config.checkpoint and config.env != market_making.criterion_params():
+        raise ValueError("--env.* sets the model evaluated without a checkpoint; a checkpoint brings its own "
+                         f"({config.checkpoint})")
     market_making.evaluate(config.checkpoint, config.env, config.episodes, config.eval_seed, config.out)
 
 
