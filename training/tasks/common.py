@@ -28,18 +28,23 @@ class TrainFlags:
     """show a progress bar (``--no-progress``: none)"""
 
 
-def changed_fields(value: Any, default: Any) -> dict[str, Any]:
-    """The fields of the dataclass ``value`` that differ from ``default``'s, by name, in field order.
+def overrides(*values: Any) -> dict[str, Any]:
+    """The ``jm.make`` overrides that parsed parameter dataclasses stand for: the fields of each
+    value that differ from its class's defaults, by name, in field order.
 
     Args:
-        value: a dataclass instance (e.g. an env's parameters as parsed from the command line).
-        default: an instance of the same class with the defaults to leave out.
+        *values: dataclass instances (an env's parameters, a market's configuration) as parsed
+            from the command line; each class must build with no arguments.
 
     Returns:
         ``{field name: value}`` of the fields that differ.
     """
-    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)
-            if getattr(value, f.name) != getattr(default, f.name)}
+    out = {}
+    for value in values:
+        default = type(value)()
+        out.update({f.name: getattr(value, f.name) for f in dataclasses.fields(value)
+                    if getattr(value, f.name) != getattr(default, f.name)})
+    return out
 
 
 def train(trainer: Any, flags: TrainFlags, out: str | Path, metadata: dict[str, Any], headline: str,

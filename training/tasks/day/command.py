@@ -5,7 +5,7 @@ alone (``day`` or ``day market``), or an episode of an env on it (``day daily-in
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -60,12 +60,6 @@ class ExecutionDayConfig(DayFlags):
     """the env's parameters (ExecutionParams)"""
 
 
-def overrides(config: Any) -> dict[str, Any]:
-    """The ``--market`` and ``--env`` fields that differ from their defaults."""
-    return {**common.changed_fields(config.market, MarketConfig()),
-            **common.changed_fields(config.env, type(config.env)())}
-
-
 def report(series: dict[str, np.ndarray], title: str, out: str) -> None:
     """Print the day's summary and write its plot to ``out``."""
     s = md.summarize(series)
@@ -81,7 +75,7 @@ def report(series: dict[str, np.ndarray], title: str, out: str) -> None:
 
 def run_market(config: MarketDayConfig) -> None:
     """The background market alone, open to close."""
-    series = md.simulate_market(seed=config.seed, minutes=None, **overrides(config))
+    series = md.simulate_market(seed=config.seed, minutes=None, **common.overrides(config.market, config.env))
     report(series, f"Background market, one day (seed {config.seed})", config.out)
 
 
@@ -89,7 +83,8 @@ def run_episode(config: InvestorDayConfig | ExecutionDayConfig) -> None:
     """One env episode under the chosen baseline policy."""
     name = "daily-investor" if isinstance(config, InvestorDayConfig) else "execution"
     env_id, policies = md.ENVS[name]
-    series = md.simulate_day(env_id, policies[config.policy](), seed=config.seed, **overrides(config))
+    overrides = common.overrides(config.market, config.env)
+    series = md.simulate_day(env_id, policies[config.policy](), seed=config.seed, **overrides)
     report(series, f"{env_id.split('/')[-1]} under {config.policy} (seed {config.seed})", config.out)
 
 

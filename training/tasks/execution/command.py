@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 from jaxmarket.background import MarketConfig
 from jaxmarket.envs.execution import ExecutionParams
@@ -34,14 +33,9 @@ class TrainConfig(common.TrainFlags):
     """the env's parameters (ExecutionParams: the market's numeric parameters and the parent order's)"""
 
 
-def env_overrides(config: TrainConfig) -> dict[str, Any]:
-    """The overrides of ``jm.make``: the ``--market`` and ``--env`` fields that differ from the defaults."""
-    return {**common.changed_fields(config.market, MarketConfig()), **common.changed_fields(config.env, ExecutionParams())}
-
-
 def run_train(config: TrainConfig) -> None:
     """PPO on Execution-v0, then the comparison table, printed and written to ``out/comparison.md``."""
-    overrides = env_overrides(config)
+    overrides = common.overrides(config.market, config.env)
     policy, rows, wall = common.train_ppo(ex.ENV_ID, overrides, config)
     policies = {"PPO (learned)": policy, **ex.baselines()}
     table = ex.format_table(ex.compare(policies, overrides, config.episodes, config.eval_seed), config.episodes)

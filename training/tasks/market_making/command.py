@@ -28,7 +28,7 @@ def criterion_params() -> MarketMakingParams:
 def env_overrides(env: MarketMakingParams) -> dict[str, Any]:
     """The overrides of ``jm.make`` for parsed ``--env`` flags: the criterion (``phi``, ``alpha``)
     always, then every other field that differs from the env's default."""
-    return {"phi": env.phi, "alpha": env.alpha, **common.changed_fields(env, MarketMakingParams())}
+    return {"phi": env.phi, "alpha": env.alpha, **common.overrides(env)}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import jaxmarket as jm
 from jaxmarket.otc.market import OTCConfig, OTCParams
@@ -74,18 +74,13 @@ class EpisodeConfig:
     """the market's numeric parameters (OTCParams)"""
 
 
-def env_overrides(market: OTCConfig, env: OTCParams) -> dict[str, Any]:
-    """The overrides of ``jm.make``: the ``--market`` and ``--env`` fields that differ from OTC-v0's defaults."""
-    return {**common.changed_fields(market, OTCConfig()), **common.changed_fields(env, OTCParams())}
-
-
 def run_train(config: TrainConfig) -> None:
     """Train, checkpoint, then print the sweep of the learned market and write ``out/evaluation.md``.
 
     Raises:
         ValueError: a type distribution or ``--ppo.learn`` was changed, or a setting is out of range.
     """
-    overrides = env_overrides(config.market, config.env)
+    overrides = common.overrides(config.market, config.env)
     for name in SUPERTYPE_FIELDS:
         if name in overrides:
             raise ValueError(f"{name}: the type distributions come from --preset {config.preset!r}; "
@@ -110,8 +105,7 @@ def run_train(config: TrainConfig) -> None:
 def run_episode(config: EpisodeConfig) -> None:
     """One episode under the chosen policy: the per-LP table and the plot."""
     market = config.market
-    sizes = {"n_lps": market.n_lps, "n_lts": market.n_lts, "n_flow": market.n_flow, "reference": market.reference}
-    env, params = jm.make(otc_episode.ENV_ID, **{**sizes, **env_overrides(market, config.env)})
+    env, params = jm.make(otc_episode.ENV_ID, **common.overrides(market, config.env))
     policy = otc_episode.policies()[config.policy](env)
     record = otc_episode.simulate_episode(env, params, policy, seed=config.seed)
     title = (f"OTC-v0 under the {config.policy} policy: {market.n_lps} LPs, {market.n_lts} RL + {market.n_flow} flow "
