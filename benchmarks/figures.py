@@ -46,6 +46,9 @@ FIGURE_UNITS: dict[str, tuple[str, str]] = {
     "agent_steps_per_s": ("agent-steps/s", HIGHER),
     "rounds_per_s": ("rounds/s", HIGHER),
     "wall_s": ("s", LOWER),
+    # calibration_throughput
+    "env_steps_per_s": ("env steps/s", HIGHER),
+    "overhead": ("fraction", LOWER),
 }
 OTC_FIGURE = re.compile(r"^\d+x\d+_(vec|vmap)$")  # otc_throughput's "<lps>x<clients>_<mode>" columns
 OTC_UNIT = ("env steps/s", HIGHER)

@@ -12,6 +12,10 @@ raise ``ValueError``.
     venv = VecEnv(env, num_envs=4096)
     obs, state = venv.reset(key, params)            # leaves have a leading (num_envs,) axis
     obs, state, reward, terminated, truncated, info = venv.step(key, state, actions, params)
+
+With ``per_env_params=True`` every leaf of ``params`` has a leading ``(num_envs,)`` axis and env
+``i`` runs under its own parameters ``params[i]`` (a sweep or a calibration without recompiling;
+``per_env(params, num_envs)`` broadcasts one parameter set to such a batch).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import functools
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from jaxmarket.core.agents import adapter
 from jaxmarket.core.auto_reset import step_with_auto_reset
@@ -32,22 +37,26 @@ class VecEnv:
     Args:
       env: a gymnax-style env or a ``MultiAgentEnv``.
       num_envs: the batch size, an integer in ``[1, INT32_MAX]``.
+      per_env_params: whether ``params`` holds one parameter set per env (a leading ``(num_envs,)``
+        axis on every leaf) instead of one shared by every env.
 
     Raises:
       ValueError: ``num_envs`` out of range.
     """
 
-    def __init__(self, env: Any, num_envs: int) -> None:
+    def __init__(self, env: Any, num_envs: int, per_env_params: bool = False) -> None:
         check_int("num_envs", num_envs, 1)
         self.env = env
         self.num_envs = num_envs
+        self.per_env_params = bool(per_env_params)
+        self._params_axis = 0 if self.per_env_params else None
 
     def reset(self, key: jax.Array, params: Any) -> tuple[Any, Any]:
         """``num_envs`` fresh episodes.
 
         Args:
           key: a typed PRNG key (split into one key per env).
-          params: the env's parameters, shared by every env.
+          params: the env's parameters, shared by every env (per env with ``per_env_params``).
 
         Returns:
           ``(obs, state)`` with a leading ``(num_envs,)`` axis on every leaf.
@@ -59,11 +68,16 @@ class VecEnv:
 
     def _checked(self, params: Any) -> Any:
         checked = getattr(self.env, "checked_params", None)  # plain gymnax envs have no checks
-        return params if checked is None else checked(params)
+        if checked is None:
+            return params
+        if self.per_env_params:  # check the first env's set; vmap checks that the others' shapes agree
+            checked(jax.tree.map(lambda leaf: leaf[0], params))
+            return params
+        return checked(params)
 
     @functools.partial(jax.jit, static_argnames=("self",))
     def _reset(self, key: jax.Array, params: Any) -> tuple[Any, Any]:
-        return jax.vmap(self.env.reset_env, (0, None))(jax.random.split(key, self.num_envs), params)
+        return jax.vmap(self.env.reset_env, (0, self._params_axis))(jax.random.split(key, self.num_envs), params)
 
     def step(self, key: jax.Array, state: Any, actions: Any, params: Any) -> tuple:
         """One step of every env, resetting those whose episode ended.
@@ -72,7 +86,7 @@ class VecEnv:
           key: a typed PRNG key.
           state: the batched state, leading axis ``(num_envs,)``.
           actions: the batched actions, leading axis ``(num_envs,)`` (per family for a multi-agent env).
-          params: the env's parameters, shared by every env.
+          params: the env's parameters, shared by every env (per env with ``per_env_params``).
 
         Returns:
           ``(obs, state, reward, terminated, truncated, info)`` with a leading ``(num_envs,)`` axis,
@@ -93,7 +107,23 @@ class VecEnv:
     def _step_all(self, key: jax.Array, state: Any, actions: Any, params: Any) -> tuple:
         """``step_env`` of every env, each with its own key split from ``key``; no reset."""
         keys = jax.random.split(key, self.num_envs)
-        return jax.vmap(self.env.step_env, (0, 0, 0, None))(keys, state, actions, params)
+        return jax.vmap(self.env.step_env, (0, 0, 0, self._params_axis))(keys, state, actions, params)
 
     def _done(self, state: Any, terminated: Any, params: Any) -> tuple[jax.Array, Any]:
+        if self.per_env_params:
+            return jax.vmap(lambda s, t, p: adapter(self.env).done(s, t, p, batched=False))(state, terminated, params)
         return adapter(self.env).done(state, terminated, params, batched=True)
+
+
+def per_env(params: Any, num_envs: int) -> Any:
+    """One parameter set broadcast to ``num_envs`` envs: every leaf gets a leading ``(num_envs,)`` axis.
+
+    Args:
+      params: a pytree of parameters (numbers or arrays).
+      num_envs: the batch size, >= 1.
+
+    Returns:
+      The pytree with every leaf a JAX array of shape ``(num_envs, *leaf.shape)``.
+    """
+    check_int("num_envs", num_envs, 1)
+    return jax.tree.map(lambda leaf: jnp.broadcast_to(jnp.asarray(leaf), (num_envs, *jnp.shape(leaf))), params)

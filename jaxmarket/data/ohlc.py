@@ -4,8 +4,10 @@
 columns, e.g. ``Time,Open,High,Low,Close,Volume`` (bars) or ``Time,Bid,Ask`` (ticks). It returns a
 ``PriceSeries``: timestamps as ``datetime64[s]`` (timezone-aware stamps converted to UTC; sub-second
 parts dropped) and prices as ``float64`` in the file's own quote units (for the bundled sample:
-US dollars per euro). Every malformed value raises ``ValueError`` naming the file, the line, the
-column and the value. Only numpy and the standard library are used.
+US dollars per euro). With ``volume_column`` (e.g. ``"Volume"``) it also reads the traded volume of
+each row (``float64``, finite and ``>= 0``, in the file's own units). Every malformed value raises
+``ValueError`` naming the file, the line, the column and the value. Only numpy and the standard
+library are used.
 
 ``eurusd_hourly`` loads the bundled sample ``eurusd_1h_2017.csv``: hourly EUR/USD ask bars from
 2017-01-01 22:00 to 2017-12-29 21:00 (6225 bars, weekends and holidays absent). It is an
@@ -28,6 +30,7 @@ import numpy as np
 
 DEFAULT_PRICE_COLUMN = "Close"
 DEFAULT_TIME_COLUMN = "Time"
+DEFAULT_VOLUME_COLUMN = "Volume"
 # FX closes for about 48-50 h over weekends and holidays; a longer hole means missing data.
 DEFAULT_MAX_GAP_HOURS = 72.0
 SECONDS_PER_HOUR = 3600.0
@@ -44,12 +47,21 @@ EURUSD_FILE = "eurusd_1h_2017.csv"
 @dataclass(frozen=True, eq=False)
 class PriceSeries:
     """A price series: ``times`` (``datetime64[s]``, shape ``(n,)``, strictly increasing),
-    ``prices`` (``float64``, shape ``(n,)``, finite and positive) and ``source`` (where it came from).
-    Both arrays are read-only."""
+    ``prices`` (``float64``, shape ``(n,)``, finite and positive), ``source`` (where it came from)
+    and, optionally, ``volumes`` (``float64``, shape ``(n,)``, finite and ``>= 0``: the volume traded
+    in each bar, in the source's own units; ``None`` when the source has none). The arrays are
+    read-only.
+
+    Raises:
+        ValueError: naming ``source``, for ``times``/``prices``/``volumes`` that are not 1-D of equal
+            length, or for a ``volumes`` entry that is not finite or is negative (naming its index
+            and value).
+    """
 
     times: np.ndarray
     prices: np.ndarray
     source: str
+    volumes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         times = np.array(self.times, dtype=TIME_UNIT)
@@ -62,6 +74,20 @@ class PriceSeries:
         prices.flags.writeable = False
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "prices", prices)
+        if self.volumes is not None:
+            volumes = np.array(self.volumes, dtype=np.float64)
+            if volumes.shape != prices.shape:
+                raise ValueError(
+                    f"{self.source}: volumes {volumes.shape} must have the shape of prices {prices.shape}"
+                )
+            bad = np.flatnonzero(~(np.isfinite(volumes) & (volumes >= 0)))
+            if bad.size:
+                i = int(bad[0])
+                raise ValueError(
+                    f"{self.source}: volumes[{i}] = {float(volumes[i])!r} is out of range: valid range is [0, inf)"
+                )
+            volumes.flags.writeable = False
+            object.__setattr__(self, "volumes", volumes)
 
     def __len__(self) -> int:
         return int(self.prices.shape[0])
@@ -75,8 +101,8 @@ def _where(path: str, line: int, column: str) -> str:
     return f"{path}: line {line}, column {column!r}"
 
 
-def _parse_price(cell: str, path: str, line: int, column: str) -> float:
-    """A finite positive float, else ``ValueError`` naming the location and the value."""
+def _parse_finite(cell: str, path: str, line: int, column: str, kind: str) -> float:
+    """A finite float, else ``ValueError`` naming the location and the value."""
     where = _where(path, line, column)
     if not cell:
         raise ValueError(f"{where}: empty cell")
@@ -85,9 +111,23 @@ def _parse_price(cell: str, path: str, line: int, column: str) -> float:
     except ValueError:
         raise ValueError(f"{where}: {cell!r} is not a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"{where}: price {cell!r} is not finite")
+        raise ValueError(f"{where}: {kind} {cell!r} is not finite")
+    return value
+
+
+def _parse_price(cell: str, path: str, line: int, column: str) -> float:
+    """A finite positive float, else ``ValueError`` naming the location and the value."""
+    value = _parse_finite(cell, path, line, column, "price")
     if value <= 0:
-        raise ValueError(f"{where}: price {cell!r} is not positive")
+        raise ValueError(f"{_where(path, line, column)}: price {cell!r} is not positive")
+    return value
+
+
+def _parse_volume(cell: str, path: str, line: int, column: str) -> float:
+    """A finite float ``>= 0``, else ``ValueError`` naming the location and the value."""
+    value = _parse_finite(cell, path, line, column, "volume")
+    if value < 0:
+        raise ValueError(f"{_where(path, line, column)}: volume {cell!r} is negative; valid range is [0, inf)")
     return value
 
 
@@ -135,9 +175,10 @@ def load_ohlc(
     time_column: str = DEFAULT_TIME_COLUMN,
     time_format: str | None = None,
     max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
+    volume_column: str | None = None,
 ) -> PriceSeries:
-    """Read one price column of a bar or tick CSV file with a header row into a ``PriceSeries``.
-    Blank lines are skipped.
+    """Read one price column (and optionally a volume column) of a bar or tick CSV file with a
+    header row into a ``PriceSeries``. Blank lines are skipped.
 
     Args:
         path: the CSV file.
@@ -147,14 +188,18 @@ def load_ohlc(
         time_format: a ``datetime.strptime`` format; ``None`` tries ``TIME_FORMATS`` on the first
             row and uses the first that parses for every row.
         max_gap_hours: the longest allowed time between consecutive rows, hours, in ``(0, inf]``.
+        volume_column: the traded-volume column (e.g. ``DEFAULT_VOLUME_COLUMN``, ``"Volume"``), or
+            ``None`` (the default) to read no volumes.
 
     Returns:
-        A ``PriceSeries``: ``times`` ``datetime64[s]`` ``(n,)`` (UTC, strictly increasing) and
-        ``prices`` float64 ``(n,)`` in the file's quote units, ``n >= 2``.
+        A ``PriceSeries``: ``times`` ``datetime64[s]`` ``(n,)`` (UTC, strictly increasing),
+        ``prices`` float64 ``(n,)`` in the file's quote units, ``n >= 2``, and ``volumes`` float64
+        ``(n,)`` (finite, ``>= 0``, the file's units) with ``volume_column``, else ``None``.
 
     Raises:
         ValueError: naming the file, line, column and value, for a missing column, fewer than two
-            rows, an empty, unparsable, non-finite or non-positive price, an unparsable timestamp,
+            rows, an empty, unparsable, non-finite or non-positive price, an empty, unparsable,
+            non-finite or negative volume, an unparsable timestamp,
             timestamps not strictly increasing at one-second resolution, a gap longer than
             ``max_gap_hours`` and, where all of Open/High/Low/Close exist, a bar with
             ``Low > min(Open, Close)`` or ``High < max(Open, Close)``; and for a ``max_gap_hours``
@@ -172,15 +217,18 @@ def load_ohlc(
         if header is None or not any(name.strip() for name in header):
             raise ValueError(f"{source}: empty file, expected a header row with {time_column!r} and {column!r}")
         names = [name.strip() for name in header]
-        for wanted in (time_column, column):
+        wanted_columns = (time_column, column) if volume_column is None else (time_column, column, volume_column)
+        for wanted in wanted_columns:
             if wanted not in names:
                 raise ValueError(f"{source}: no column {wanted!r}; columns available: {', '.join(map(repr, names))}")
         time_index, price_index = names.index(time_column), names.index(column)
+        volume_index = None if volume_column is None else names.index(volume_column)
         check_bars = all(name in names for name in OHLC_COLUMNS)
         bar_index = {name: names.index(name) for name in OHLC_COLUMNS} if check_bars else {}
 
         stamps: list[datetime] = []
         prices: list[float] = []
+        volumes: list[float] = []
         lines: list[int] = []
         parse: Callable[[str], datetime] | None = None
         format_name = ""
@@ -205,6 +253,8 @@ def load_ohlc(
             if check_bars:
                 _check_bar({name: _parse_price(_cell(row, i), source, line, name) for name, i in bar_index.items()},
                            source, line)
+            if volume_index is not None:
+                volumes.append(_parse_volume(_cell(row, volume_index), source, line, str(volume_column)))
             stamps.append(stamp)
             prices.append(price)
             lines.append(line)
@@ -227,18 +277,26 @@ def load_ohlc(
             f"{_where(source, lines[i + 1], time_column)}: gap of {steps[i] / SECONDS_PER_HOUR:g} h between "
             f"{str(times[i])!r} (line {lines[i]}) and {str(times[i + 1])!r} exceeds max_gap_hours = {max_gap_hours!r}"
         )
-    return PriceSeries(times=times, prices=np.array(prices, dtype=np.float64), source=source)
+    return PriceSeries(
+        times=times,
+        prices=np.array(prices, dtype=np.float64),
+        source=source,
+        volumes=None if volume_column is None else np.array(volumes, dtype=np.float64),
+    )
 
 
 def eurusd_hourly() -> PriceSeries:
-    """The bundled hourly EUR/USD ask closes of 2017.
+    """The bundled hourly EUR/USD ask closes of 2017, with each bar's volume.
 
     Data: gym-anytrading 2.0.0, MIT License, Copyright (c) 2019 Mohammad Amin Haghpanah (see
     ``EURUSD_LICENSE`` next to the file).
 
     Returns:
         A ``PriceSeries`` of 6225 bars: ``times`` ``datetime64[s]`` from 2017-01-01 22:00 to
-        2017-12-29 21:00 (UTC) and ``prices`` float64, US dollars per euro.
+        2017-12-29 21:00 (UTC; a bar is stamped with its opening time), ``prices`` float64, US
+        dollars per euro, and ``volumes`` float64, the file's ``Volume`` column (all positive; the
+        source does not state its unit, so use it only in relative terms, e.g. shares of the
+        total).
     """
     with resources.as_file(resources.files(DATA_PACKAGE).joinpath(EURUSD_FILE)) as path:
-        return load_ohlc(path, column=DEFAULT_PRICE_COLUMN)
+        return load_ohlc(path, column=DEFAULT_PRICE_COLUMN, volume_column=DEFAULT_VOLUME_COLUMN)

@@ -15,7 +15,9 @@ Actions, per agent (a family's array has a leading agent axis):
       the ECN (s = 0 buy, 1 sell). Out-of-range codes or unconnected LPs mean no trade (counted).
 Observations: ``jaxmarket.otc.observations``. Rewards: ``jaxmarket.otc.rewards`` (bp-units).
 ``info["settled"]`` says whether the step settled a round; ``info["trades"]`` then holds the
-round's trades (``jaxmarket.otc.market.settle``: venue, side, size, hedge, share...).
+round's trades (``jaxmarket.otc.market.settle``: venue, side, size, hedge, share...);
+``info["metrics"]`` the episode's metrics so far (``jaxmarket.otc.metrics.episode_metrics``), at an
+episode's last step its final ones (read before any auto-reset: a learner collects them there).
 
     env, params = jm.make("jaxmarket/OTC-v0", n_lps=4, n_lts=16)
 """
@@ -162,7 +164,7 @@ class OTC(MultiAgentEnv):
         rewards = {"lp": jnp.where(is_last, lp_r, 0.0), "lt": jnp.where(is_last, lt_r, 0.0)}
         done = is_last & (state.round >= params.n_rounds)
         terminated = {f: jnp.broadcast_to(done, (self.num_agents[f],)) for f in self.families}
-        info = {"settled": is_last, "trades": trades}
+        info = {"settled": is_last, "trades": trades, "metrics": episode_metrics(state, params)}
         return self.observe(state, params), state, rewards, terminated, info
 
     def action_space(self, family: str, params: OTCParams | None = None) -> spaces.Space:

@@ -29,7 +29,7 @@ from jaxmarket.core.multi_agent import TurnOrder, check_turn_order
 from jaxmarket.core.spaces import discrete_index
 from jaxmarket.core.supertypes import PROB_SUM_TOLERANCE, Supertype, check_supertype, sample_types
 from jaxmarket.core.validation import check_choice, check_int, check_order, check_range, is_concrete
-from jaxmarket.otc import clients, ecn, reference, rewards
+from jaxmarket.otc import clients, ecn, reference, rewards, seasonality
 from jaxmarket.otc.quotes import client_costs
 from jaxmarket.otc.types import (
     LP_TYPE_BOUNDS, LP_TYPE_FIELDS, LT_TYPE_BOUNDS, LT_TYPE_FIELDS, column, default_lp_supertype, default_lt_supertype,
@@ -151,13 +151,19 @@ class OTCParams:
       ecn_lambda: ECN cost-curve exponent, > 1.
       ecn_depth: ``v_max``, the ECN depth in units, > 0.
       max_fill: largest fraction of ``ecn_depth`` traded at once, in (0, 1).
-      p_connect: probability that an LP streams to a client (every client, RL and flow), in [0, 1].
+      p_connect: probability that an LP streams to a client (every client, RL and flow), in [0, 1]:
+        a scalar for every LP, or (n_lps,), one per LP (LP j streams to each client with probability
+        ``p_connect[j]``).
       tier_probs: (n_tiers,) tier probabilities of every client (RL and flow); None: uniform.
       p_buy: an uninformed flow client's probability of buying, in [0, 1].
       size_log_std: log-std of flow clients' sizes, >= 0.
       eps_min, eps_max: range of the LPs' spread multipliers, ``-1 < eps_min <= eps_max``.
       skew_max: bound on ``|skew|``, >= 0.
       inventory_scale: units an inventory is divided by in observations, > 0.
+      hour_profile: (24,) non-negative multipliers of the flow clients' trading probability by hour
+        of day (``jaxmarket.otc.seasonality``); all ones (the default): no seasonality.
+      open_hour: clock hour (UTC) at the start of round 0, in [0, 24).
+      hours_per_round: hours one round lasts, > 0 (0.25: 15-minute rounds, 96 a day).
       lp_supertype: distribution of the LPs' types (fields ``LP_TYPE_FIELDS``).
       lt_supertype: distribution of every client's type, RL and flow clients alike (fields
         ``LT_TYPE_FIELDS``; ``p_trade`` and ``informed`` act on flow clients only).
@@ -187,6 +193,9 @@ class OTCParams:
     eps_max: float = 1.0  # quotes at up to twice the ECN curve; the range centre is near 0 (the ECN price)
     skew_max: float = 2.0  # |eps_skew| bound
     inventory_scale: float = 10.0  # units; inventories are divided by it in observations
+    hour_profile: tuple[float, ...] = seasonality.FLAT_HOUR_PROFILE  # (24,) arrival multipliers by hour of day
+    open_hour: float = 0.0  # clock hour (UTC) at the start of round 0, in [0, 24)
+    hours_per_round: float = 0.25  # hours per round (15 minutes)
     lp_supertype: Supertype = dataclasses.field(default_factory=default_lp_supertype)
     lt_supertype: Supertype = dataclasses.field(default_factory=default_lt_supertype)  # every client, RL and flow
 
@@ -217,13 +226,21 @@ class OTCParams:
         check_order("eps_min", self.eps_min, "eps_max", self.eps_max)
         check_range("skew_max", self.skew_max, 0.0)
         check_range("inventory_scale", self.inventory_scale, 0.0, low_open=True)
+        check_range("hour_profile", self.hour_profile, 0.0)
+        if is_concrete(self.hour_profile) and np.shape(self.hour_profile) != (seasonality.HOURS_PER_DAY,):
+            raise ValueError(f"hour_profile has shape {np.shape(self.hour_profile)}: need "
+                             f"({seasonality.HOURS_PER_DAY},), one multiplier per hour of day")
+        check_range("open_hour", self.open_hour, 0.0, seasonality.HOURS_PER_DAY, high_open=True)
+        check_range("hours_per_round", self.hours_per_round, 0.0, low_open=True)
+        if is_concrete(self.p_connect) and np.ndim(self.p_connect) > 1:
+            raise ValueError(f"p_connect has shape {np.shape(self.p_connect)}: need a scalar or (n_lps,), one per LP")
         if self.tier_probs is not None and is_concrete(self.tier_probs):
             probs = np.asarray(self.tier_probs, np.float64)
             check_range("tier_probs", probs, 0.0, 1.0)
             if probs.ndim != 1 or abs(probs.sum() - 1.0) > PROB_SUM_TOLERANCE:
                 raise ValueError(f"tier_probs = {self.tier_probs!r} must be a vector of probabilities summing to 1")
         check_supertype("lp", self.lp_supertype, LP_TYPE_BOUNDS)
-        check_supertype("lt", self.lt_supertype, LT_TYPE_BOUNDS)
+        check_supertype("lt", self.lt_supertype, LT_TYPE_BOUNDS)  # every client, RL and flow
 
 
 def check_params_for(config: OTCConfig, params: OTCParams) -> None:
@@ -234,11 +251,17 @@ def check_params_for(config: OTCConfig, params: OTCParams) -> None:
       params: its numeric parameters; traced fields are skipped.
 
     Raises:
-      ValueError: a field out of range; ``tier_probs`` not of shape (n_tiers,); with
-        ``reference="replay"``, a non-zero ``impact``, no ``series``, or a bad series
+      ValueError: a field out of range; ``tier_probs`` not of shape (n_tiers,); ``p_connect`` not a
+        scalar or (n_lps,); a per-agent supertype field whose length is not the family's agent
+        count (n_lps; n_clients for ``lt_supertype``, RL clients first); with ``reference="replay"``, a non-zero ``impact``, no ``series``, or a bad series
         (see ``check_series``).
     """
     params.check()
+    if is_concrete(params.p_connect) and np.ndim(params.p_connect) == 1 and np.shape(params.p_connect) != (config.n_lps,):
+        raise ValueError(f"p_connect has shape {np.shape(params.p_connect)}: need a scalar or ({config.n_lps},), "
+                         "one per LP (n_lps)")
+    check_supertype("lp", params.lp_supertype, LP_TYPE_BOUNDS, n_agents=config.n_lps)
+    check_supertype("lt", params.lt_supertype, LT_TYPE_BOUNDS, n_agents=config.n_clients)
     if params.tier_probs is not None and is_concrete(params.tier_probs):
         if np.shape(params.tier_probs) != (config.n_tiers,):
             raise ValueError(
@@ -321,6 +344,9 @@ class OTCState:
     n_client_trades: jax.Array  # int32 client trades (RL and flow) this episode
     n_no_trade: jax.Array  # int32 client-rounds (RL and flow) without a trade
     tier_spread: jax.Array  # (n_tiers,) sum over rounds of the LPs' mean quoted S_ref(0)(1 + eps_k), bp
+    hour_volume: jax.Array  # (24,) client volume (units, LPs and ECN) traded in rounds of each hour of day
+    hour_sq_return: jax.Array  # (24,) sum of squared log returns of the reference price over rounds of each hour
+    hour_rounds: jax.Array  # (24,) rounds settled in each hour of day (float32 counts)
     n_invalid_lp: jax.Array  # int32 LP actions with a non-finite or out-of-range entry
     n_invalid_lt: jax.Array  # int32 RL client actions out of range or at an unconnected LP
 
@@ -332,6 +358,7 @@ LP_ZERO_FIELDS = (
 )
 CLIENT_ZERO_FIELDS = ("client_inventory", "client_wealth", "client_executed")
 MARKET_ZERO_FIELDS = ("last_return", "ecn_inventory", "ecn_wealth", "ecn_client_volume")
+HOUR_FIELDS = ("hour_volume", "hour_sq_return", "hour_rounds")  # (24,) float32, by hour of day
 COUNTER_FIELDS = ("round", "phase", "n_client_trades", "n_no_trade", "n_invalid_lp", "n_invalid_lt")  # int32, from 0
 
 
@@ -357,6 +384,7 @@ def zero_accounts(config: OTCConfig) -> dict[str, jax.Array]:
         **{name: jnp.array(0, jnp.int32) for name in COUNTER_FIELDS},
         "tier_eps": f0(config.n_lps, config.n_tiers),
         "tier_spread": f0(config.n_tiers),
+        **{name: f0(seasonality.HOURS_PER_DAY) for name in HOUR_FIELDS},
         "lt_choice": jnp.zeros((config.n_lts,), jnp.int32),
     }
 
@@ -393,10 +421,15 @@ def reset(key: jax.Array, config: OTCConfig, params: OTCParams) -> OTCState:
         s0=spread_draw(k_spread, params),
         lp_types=sample_types(k_lp, params.lp_supertype, LP_TYPE_FIELDS, n_lps),
         client_types=sample_types(k_lt, params.lt_supertype, LT_TYPE_FIELDS, n_c),
-        connected=jax.random.uniform(k_conn, (n_lps, n_c)) < params.p_connect,
+        connected=jax.random.uniform(k_conn, (n_lps, n_c)) < connect_probability(params),
         tier=jax.random.categorical(k_tier, jnp.log(tier_probabilities(config, params)), shape=(n_c,)).astype(jnp.int32),
         **zero_accounts(config),
     )
+
+
+def connect_probability(params: OTCParams) -> jax.Array:
+    """``p_connect`` as a column that broadcasts over (n_lps, n_clients): (1, 1) or (n_lps, 1) float32."""
+    return jnp.reshape(jnp.asarray(params.p_connect, jnp.float32), (-1, 1))
 
 
 def spread_draw(key: jax.Array, params: OTCParams) -> jax.Array:
@@ -506,8 +539,10 @@ def client_orders(
     rl_venue, rl_side = decode_lt_action(state.lt_choice, config.n_lps)
     rl_size = jnp.where(rl_side != 0, jnp.minimum(types[: config.n_lts, size_col], max_size), 0.0)
     flow = types[config.n_lts :]
+    hour = seasonality.round_hour(state.round, params.open_hour, params.hours_per_round)
+    p_trade = seasonality.arrival_probability(flow[:, p_col], params.hour_profile, hour)
     flow_side, flow_size = clients.flow_orders(
-        key, flow[:, p_col], flow[:, size_col], flow[:, inf_col], price_up, params.p_buy, params.size_log_std, max_size
+        key, p_trade, flow[:, size_col], flow[:, inf_col], price_up, params.p_buy, params.size_log_std, max_size
     )
     side = jnp.concatenate([rl_side, flow_side])
     size = jnp.concatenate([rl_size, flow_size])
@@ -695,13 +730,17 @@ def settle(
     t_next = state.round + 1
     lt_r = lt_round_rewards(state, trades.paid, client_inv_pnl, executed, t_next, config, params, mu)
 
+    hour = seasonality.round_hour(state.round, params.open_hour, params.hours_per_round)
+    at_hour = jax.nn.one_hot(hour, seasonality.HOURS_PER_DAY, dtype=jnp.float32)
+    log_return = jnp.log(new_price / price)
+    round_volume = booking.lp_volume.sum() + booking.ecn_client_volume
     quoted = (1.0 + state.tier_eps).mean(axis=0) * ecn.zero_size_half_spread(state.s0) / rewards.BASIS_POINT
     new_state = state.replace(
         round=t_next,
         phase=jnp.array(0, jnp.int32),
         price=new_price,
         s0=spread_draw(k_spread, params),
-        last_return=jnp.log(new_price / price),
+        last_return=log_return,
         lp_inventory=hedges.lp_inventory,
         lp_wealth=state.lp_wealth + booking.lp_spread - hedges.cost + lp_inv_pnl,
         client_inventory=booking.client_inventory,
@@ -721,6 +760,9 @@ def settle(
         n_client_trades=state.n_client_trades + trades.trading.sum().astype(jnp.int32),
         n_no_trade=state.n_no_trade + (~trades.trading).sum().astype(jnp.int32),
         tier_spread=state.tier_spread + quoted,
+        hour_volume=state.hour_volume + at_hour * round_volume,
+        hour_sq_return=state.hour_sq_return + at_hour * log_return**2,
+        hour_rounds=state.hour_rounds + at_hour,
     )
     info = {
         "venue": trades.venue, "side": trades.side, "size": trades.size, "paid": trades.paid, "hedge": hedges.quantity,

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from jaxmarket.data import PriceSeries, eurusd_hourly, load_ohlc
-from jaxmarket.data.ohlc import DEFAULT_MAX_GAP_HOURS
+from jaxmarket.data.ohlc import DEFAULT_MAX_GAP_HOURS, DEFAULT_VOLUME_COLUMN
 
 BUNDLED_ROWS = 6225
 FIRST_CLOSE, LAST_CLOSE = 1.05227, 1.20075
+FIRST_VOLUME, LAST_VOLUME = 143539993.3, 4885529785.0
 PRICE_BOUNDS = (1.0, 1.3)
 HEADER = "Time,Open,High,Low,Close,Volume"
 GOOD_ROWS = [
@@ -148,3 +149,49 @@ def test_max_gap_hours_must_be_positive(tmp_path: Path, bad: float) -> None:
     path = write(tmp_path, [HEADER, *GOOD_ROWS])
     with pytest.raises(ValueError, match=r"max_gap_hours.*valid range is \(0, inf\]"):
         load_ohlc(path, max_gap_hours=bad)
+
+
+def test_bundled_volumes() -> None:
+    series = eurusd_hourly()
+    assert series.volumes is not None
+    assert series.volumes.shape == (BUNDLED_ROWS,) and series.volumes.dtype == np.float64
+    assert series.volumes[0] == FIRST_VOLUME and series.volumes[-1] == LAST_VOLUME
+    assert np.all(series.volumes > 0)
+    assert not series.volumes.flags.writeable
+
+
+def test_volume_column(tmp_path: Path) -> None:
+    path = write(tmp_path, [HEADER, *GOOD_ROWS])
+    assert load_ohlc(path).volumes is None  # only on request
+    series = load_ohlc(path, volume_column=DEFAULT_VOLUME_COLUMN)
+    np.testing.assert_array_equal(series.volumes, [143539993.3, 253139999.4, 131399993.9])
+    np.testing.assert_array_equal(series.prices, load_ohlc(path).prices)
+    zero = write(tmp_path, ["Time,Close,Volume", "2024-01-02 10:00:00,1.1,0", "2024-01-02 11:00:00,1.2,5"], "zero.csv")
+    np.testing.assert_array_equal(load_ohlc(zero, volume_column="Volume").volumes, [0.0, 5.0])
+    with pytest.raises(ValueError, match=r"no column 'Size'; columns available: 'Time', 'Open'"):
+        load_ohlc(path, volume_column="Size")
+
+
+@pytest.mark.parametrize(
+    ("volume", "shown"),
+    [("", "empty"), ("abc", "'abc'"), ("nan", "'nan'"), ("inf", "'inf'"), ("-1", "'-1'")],
+)
+def test_bad_volume_names_line_column_and_value(tmp_path: Path, volume: str, shown: str) -> None:
+    path = write(tmp_path, with_row(f"01.01.2017 23:00:00.000,1.05227,1.05426,1.05226,1.05282,{volume}"))
+    load_ohlc(path)  # the volume column is not read unless asked for
+    with pytest.raises(ValueError) as error:
+        load_ohlc(path, volume_column="Volume")
+    message = str(error.value)
+    assert str(path) in message and f"line {BAD_LINE}" in message and "'Volume'" in message and shown in message
+
+
+def test_price_series_volumes() -> None:
+    times = np.array(["2024-01-02T10:00", "2024-01-02T11:00"], dtype="datetime64[s]")
+    series = PriceSeries(times, [1.0, 1.1], "made", [3, 0])
+    assert series.volumes.dtype == np.float64 and not series.volumes.flags.writeable
+    assert PriceSeries(times, [1.0, 1.1], "made").volumes is None
+    with pytest.raises(ValueError, match=r"made: volumes \(3,\) must have the shape of prices \(2,\)"):
+        PriceSeries(times, [1.0, 1.1], "made", [1.0, 2.0, 3.0])
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"made: volumes\[1\] = .* valid range is \[0, inf\)"):
+            PriceSeries(times, [1.0, 1.1], "made", [1.0, bad])

@@ -128,6 +128,9 @@ def test_a_flag_of_another_task_is_a_usage_error(argv):
     assert error.value.code == 2
 
 
+POSITIONAL_EXAMPLES = {"messages": "m.csv", "config": "toy"}  # a value for each command's positional argument
+
+
 def _flags(default, prefix=""):
     """(flag, default) of every field of a config dataclass instance, nested dataclasses included."""
     import dataclasses
@@ -159,10 +162,13 @@ def test_help_lists_every_field_with_its_default(path, capsys, monkeypatch):
     text = " ".join(capsys.readouterr().out.replace("│", " ").split())
     if "messages" in command.config.__dataclass_fields__:  # replay's positional file
         assert "LOBSTER message file" in text
+    if "config" in command.config.__dataclass_fields__:  # calibrate's positional config
+        assert "CONFIG" in text and "TOML file" in text
     fields = command.config.__dataclass_fields__
-    default = command.config(**({"messages": "m.csv"} if "messages" in fields else {}))
+    positional = {name: value for name, value in POSITIONAL_EXAMPLES.items() if name in fields}
+    default = command.config(**positional)
     for flag, default in _flags(default):
-        if flag.endswith("messages"):
+        if flag.removeprefix("--") in positional:
             continue
         assert flag in text, flag
         shown = _shown(default)

@@ -1,7 +1,8 @@
 """The learner library: PPO (``ppo``) and multi-agent PPO (``mappo``) trained end to end inside
 ``jit``, their networks (``networks``), the PPO loss and GAE they share (``losses``), observation
 normalisation (``normalize``), the jitted-chunk training loop with logs (``loop``), the
-learner-agnostic checkpoint storage (``storage``) and the PPO policy checkpoints (``checkpoint``).
-Imports run one way: ``networks``, ``normalize``, ``loop`` <- ``losses``, ``storage`` <- ``ppo`` <-
-``mappo``, ``checkpoint``. Nothing here knows a task: the recipes that use it are in
+learner-agnostic checkpoint storage (``storage``), the PPO policy checkpoints (``checkpoint``) and
+the calibrator over env parameters (``calibration``: the RL calibrator and CMA-ES). Imports run
+one way: ``networks``, ``normalize``, ``loop`` <- ``losses``, ``storage`` <- ``ppo`` <- ``mappo``,
+``checkpoint`` <- ``calibration``. Nothing here knows a task: the recipes that use it are in
 ``training.tasks``."""

@@ -2,6 +2,7 @@
 
     trainer = make_trainer(MAPPOConfig(...), env, env_params, fixed={"lt": some_policy})
     result = jax.jit(trainer.train)(key)        # the whole run in one jit; vmappable over keys
+    result = jax.jit(trainer.train)(key, batch)  # env i under its own parameters batch[i]
     runner, rows = loop.run(trainer, key, ...)  # jitted chunks, progress, log.csv, checkpoints
 
 For a ``MultiAgentEnv`` (``jaxmarket.core.multi_agent``). Each family's agents share one network;
@@ -20,6 +21,15 @@ standard deviation of the discounted return; GAE runs per agent; minibatches are
 trajectories (all agents of an env together); each family has its own optimiser and loss. At the
 end of a rollout, a family that acts after phase 0 is bootstrapped with the value of its phase-0
 observation of the next round (which shows the previous round's quotes).
+
+The env parameters are part of the ``RunnerState``, a batch with a leading ``(num_envs,)`` axis
+(``runner.env_params``): env ``i`` runs under ``env_params[i]``. ``init(key, env_params)`` takes
+such a batch (default: ``make_trainer``'s parameters for every env), and replacing
+``runner.env_params`` between updates changes the markets the agents learn on without
+recompiling (``training.learners.calibration`` does). The parameters' pytree structure, and the
+fields that shape the spaces (an action ``Box``'s bounds), are those given to ``make_trainer``.
+With ``episode_metrics=True`` the runner also keeps, per env, the metrics of its last finished
+episode (the env's ``info["metrics"]`` at its last step).
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from flax.training.train_state import TrainState
 
 from jaxmarket.core.multi_agent import MultiAgentEnv, episode_done
 from jaxmarket.core.validation import check_choice, check_env_params
-from jaxmarket.core.vec_env import VecEnv
+from jaxmarket.core.vec_env import VecEnv, per_env
 from training.learners import storage
 from training.learners.losses import LOSS_METRICS, ppo_loss
 from training.learners.networks import ActorCritic, space_action_map, space_network
@@ -102,6 +112,8 @@ class RunnerState:
     obs: dict[str, jax.Array]  # family -> (num_envs, n_agents, d), at the start of a round
     key: jax.Array
     update: jax.Array  # int32, updates done
+    env_params: Any  # the env parameters, every leaf with a leading (num_envs,) axis
+    episode_metrics: Any = None  # with episode_metrics=True: {name: (num_envs, ...)} of each env's last finished episode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,11 +127,12 @@ class Trainer:
     fixed: dict[str, FixedPolicy]
     networks: dict[str, ActorCritic]
     to_env: dict[str, Callable[[jax.Array], jax.Array]]
-    init: Callable[[jax.Array], RunnerState]
+    init: Callable[..., RunnerState]
     rollout: Callable[[RunnerState], tuple[RunnerState, dict[str, Transition]]]
     update: Callable[[RunnerState], tuple[RunnerState, dict]]
     chunk: Callable[[RunnerState], tuple[RunnerState, dict]]
-    train: Callable[[jax.Array], dict]
+    train: Callable[..., dict]
+    tracks_metrics: bool = False  # built with episode_metrics=True: RunnerState.episode_metrics is kept
 
     step_unit = "agent_steps"
 
@@ -217,12 +230,16 @@ def check_families(config: MAPPOConfig, env: MultiAgentEnv, fixed: dict[str, Fix
 
 
 def _init_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: tuple[str, ...],
-             networks: dict[str, ActorCritic], tx: optax.GradientTransformation) -> Callable[[jax.Array], RunnerState]:
-    """``init(key)``: per learned family a fresh network, optimiser and statistics; reset envs."""
+             networks: dict[str, ActorCritic], tx: optax.GradientTransformation, track_metrics: bool
+             ) -> Callable[..., RunnerState]:
+    """``init(key, env_params=None)``: per learned family a fresh network, optimiser and statistics;
+    reset envs under ``env_params`` (a batch with a leading num_envs axis; None: ``env_params``
+    given to ``make_trainer``, for every env)."""
     env, n_envs = venv.env, config.num_envs
     obs_dims = {f: env.observation_space(f, env_params).shape for f in env.families}
 
-    def init(key: jax.Array) -> RunnerState:
+    def init(key: jax.Array, batch: Any = None) -> RunnerState:
+        batch = per_env(env_params, n_envs) if batch is None else batch
         net_key, reset_key, key = jax.random.split(key, 3)
         net_keys = dict(zip(learned, jax.random.split(net_key, len(learned))))
         families = {}
@@ -233,8 +250,12 @@ def _init_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: tuple[
                 TrainState.create(apply_fn=networks[f].apply, params=params, tx=tx),
                 RunningStats.create(obs_dims[f]), RunningStats.create(), zeros, zeros,
             )
-        obs, env_state = venv.reset(reset_key, env_params)
-        return RunnerState(families, env_state, obs, key, jnp.array(0, jnp.int32))
+        obs, env_state = venv.reset(reset_key, batch)
+        metrics = None
+        if track_metrics:  # zeros shaped like the env's episode metrics, until an episode ends
+            shapes = jax.eval_shape(jax.vmap(env.episode_metrics), env_state, batch)
+            metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        return RunnerState(families, env_state, obs, key, jnp.array(0, jnp.int32), batch, metrics)
 
     return init
 
@@ -250,7 +271,7 @@ def _round_step_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: 
     def round_step(runner: RunnerState, _: Any) -> tuple[RunnerState, dict[str, Transition]]:
         """One round: every phase in turn, each family acting on its observation at its phase."""
         key, *phase_keys = jax.random.split(runner.key, 1 + 2 * len(env.turn_order))
-        obs, env_state = runner.obs, runner.env_state
+        obs, env_state, episode_metrics = runner.obs, runner.env_state, runner.episode_metrics
         taken: dict[str, tuple] = {}
         rewards = {f: jnp.zeros((n_envs, n_agents[f]), jnp.float32) for f in env.families}
         done = jnp.zeros((n_envs,), bool)
@@ -268,10 +289,15 @@ def _round_step_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: 
                     actions[f] = to_env[f](u)
                 else:
                     keys = jax.random.split(f_key, n_envs)
-                    actions[f] = jax.vmap(fixed[f], (0, 0, None))(keys, obs[f], env_params)
-            obs, env_state, reward, terminated, _, _ = venv.step(step_key, env_state, actions, env_params)
+                    actions[f] = jax.vmap(fixed[f])(keys, obs[f], runner.env_params)
+            obs, env_state, reward, terminated, _, info = venv.step(step_key, env_state, actions, runner.env_params)
             rewards = {f: rewards[f] + reward[f].astype(jnp.float32) for f in env.families}
-            done = done | episode_done(terminated)  # (num_envs,): ended in this round
+            ended = episode_done(terminated)  # (num_envs,): ended at this step
+            done = done | ended
+            if runner.episode_metrics is not None:
+                episode_metrics = jax.tree.map(
+                    lambda new, old: jnp.where(ended.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
+                    info["metrics"], episode_metrics)
         families, transitions = {}, {}
         for f in learned:
             fam = runner.families[f]
@@ -282,7 +308,8 @@ def _round_step_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: 
             transitions[f] = Transition(*taken[f], scaled, done_f, episode_return)
             families[f] = fam.replace(discounted_return=discounted, episode_return=running_return,
                                       return_stats=return_stats)
-        return runner.replace(families=families, env_state=env_state, obs=obs, key=key), transitions
+        runner = runner.replace(families=families, env_state=env_state, obs=obs, key=key, episode_metrics=episode_metrics)
+        return runner, transitions
 
     return round_step
 
@@ -334,8 +361,22 @@ def _update_fn(learned: tuple[str, ...], rollout: Callable, update_family: Calla
     return update
 
 
+def _reports_metrics(env: MultiAgentEnv, env_params: Any) -> bool:
+    """Whether ``env.step_env`` puts a non-empty ``info["metrics"]`` (shapes only, nothing runs)."""
+
+    def probe(key: jax.Array) -> Any:
+        reset_key, step_key = jax.random.split(key)
+        _, state = env.reset_env(reset_key, env_params)
+        actions = {f: zero_action(env.action_space(f, env_params), env.num_agents[f], 1)[0] for f in env.families}
+        return env.step_env(step_key, state, actions, env_params)[-1]
+
+    info = jax.eval_shape(probe, jax.random.key(0))
+    return isinstance(info, dict) and bool(info.get("metrics"))
+
+
 def make_trainer(
-    config: MAPPOConfig, env: MultiAgentEnv, env_params: Any, fixed: dict[str, FixedPolicy] | None = None
+    config: MAPPOConfig, env: MultiAgentEnv, env_params: Any, fixed: dict[str, FixedPolicy] | None = None,
+    episode_metrics: bool = False,
 ) -> Trainer:
     """Check the configuration, the env parameters and the family roles, then build the jittable
     training functions.
@@ -346,10 +387,13 @@ def make_trainer(
             rewards within the round.
         env_params: its parameters.
         fixed: a ``FixedPolicy`` for each family with agents that is not learned.
+        episode_metrics: keep each env's last finished episode's metrics in the runner
+            (``RunnerState.episode_metrics``); the env must have ``episode_metrics(state, params)``
+            and put them in ``info["metrics"]``.
 
     Returns:
-        The ``Trainer``: ``jax.jit(trainer.train)(key)`` runs ``config.num_updates`` updates of
-        ``config.batch_size`` env rounds and returns ``{"runner": RunnerState, "metrics": {name:
+        The ``Trainer``: ``jax.jit(trainer.train)(key)`` (or ``(key, env_params_batch)``, see
+        ``init``) runs ``config.num_updates`` updates of ``config.batch_size`` env rounds and returns ``{"runner": RunnerState, "metrics": {name:
         (num_updates,)}}`` (per learned family ``<f>_episode_return`` and ``<f>_<loss part>``;
         ``episodes``, ``ran``).
 
@@ -364,7 +408,10 @@ def make_trainer(
     check_env_params(env, env_params)
     fixed = dict(fixed or {})
     learned = check_families(config, env, fixed)
-    venv = VecEnv(env, config.num_envs)
+    if episode_metrics and not (callable(getattr(env, "episode_metrics", None)) and _reports_metrics(env, env_params)):
+        raise ValueError(f"episode_metrics = True: env {type(env).__name__}'s step puts no episode metrics in "
+                         "info['metrics']")
+    venv = VecEnv(env, config.num_envs, per_env_params=True)
     action_spaces = {f: env.action_space(f, env_params) for f in env.families}
     networks = {f: space_network(action_spaces[f], config.hidden_sizes, config.activation, config.init_log_std)
                 for f in learned}
@@ -376,10 +423,11 @@ def make_trainer(
         """``num_rounds`` rounds of every env: per learned family, transitions (rounds, envs, agents, ...)."""
         return jax.lax.scan(round_step, runner, None, config.num_rounds)
 
-    init = _init_fn(config, venv, env_params, learned, networks, tx)
+    init = _init_fn(config, venv, env_params, learned, networks, tx, episode_metrics)
     update = _update_fn(learned, rollout, _update_family_fn(config, networks))
     chunk, train = chunk_and_train(init, update, config.num_updates, config.updates_per_chunk)
-    return Trainer(config, env, env_params, learned, fixed, networks, to_env, init, rollout, update, chunk, train)
+    return Trainer(config, env, env_params, learned, fixed, networks, to_env, init, rollout, update, chunk, train,
+                   episode_metrics)
 
 
 def family_actions(trainer: Trainer, family: str, net_params: Any, obs_stats: RunningStats, obs: jax.Array,

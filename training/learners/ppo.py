@@ -259,7 +259,7 @@ def chunk_and_train(init: Callable, update: Callable, num_updates: int,
     """The two ways to drive a trainer's update.
 
     Args:
-        init: ``init(key) -> runner``.
+        init: ``init(key, *args) -> runner``.
         update: ``update(runner) -> (runner, metrics)``; the runner counts its updates in ``update``.
         num_updates: updates in the run.
         updates_per_chunk: updates per ``chunk`` call.
@@ -267,7 +267,8 @@ def chunk_and_train(init: Callable, update: Callable, num_updates: int,
     Returns:
         ``(chunk, train)``: ``chunk(runner) -> (runner, metrics (updates_per_chunk, ...))`` runs
         ``updates_per_chunk`` updates, those past ``num_updates`` skipped with zero metrics;
-        ``train(key) -> {"runner", "metrics" (num_updates, ...)}`` is the whole run in one scan.
+        ``train(key, *args) -> {"runner", "metrics" (num_updates, ...)}`` is the whole run in one
+        scan, ``args`` passed on to ``init``.
     """
 
     def chunk(runner: Any) -> tuple[Any, dict]:
@@ -279,8 +280,8 @@ def chunk_and_train(init: Callable, update: Callable, num_updates: int,
 
         return jax.lax.scan(body, runner, None, updates_per_chunk)
 
-    def train(key: jax.Array) -> dict:
-        runner, metrics = jax.lax.scan(lambda r, _: update(r), init(key), None, num_updates)
+    def train(key: jax.Array, *args: Any) -> dict:
+        runner, metrics = jax.lax.scan(lambda r, _: update(r), init(key, *args), None, num_updates)
         return {"runner": runner, "metrics": metrics}
 
     return chunk, train

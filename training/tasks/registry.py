@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "training.tasks.otc.command",
     "training.tasks.evaluate",
     "training.tasks.otc.experiments.command",
+    "training.tasks.calibrate.command",
     "training.tasks.replay.command",
     "training.tasks.day.command",
 )

@@ -1,0 +1,1 @@
+"""Calibration of the OTC market to target statistics (``jaxmarket calibrate CONFIG``)."""
