@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
+from jaxmarket.core.keys import seed_key
 from jaxmarket.core.validation import check_int
 from jaxmarket.data import eurusd_statistics
 from training.learners.calibration import METHODS
@@ -73,6 +74,7 @@ def format_report(report: dict[str, Any]) -> str:
 
 def single(config: CalibrateConfig, built: Built) -> None:
     """One run: train, report, plots."""
+    seed_key(config.seed, "--seed")  # refused before anything prints
     folder = out_dir(config)
     print(f"calibrating {built.spec.source} with {built.calibrator.config.method} at scale {built.scale}: "
           f"{built.iterations} outer iterations, {built.env_steps:,} env steps, on {platform()}")
@@ -108,6 +110,7 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 def compare(config: CalibrateConfig) -> None:
     """Both calibrators over ``seeds`` seeds each at the same budget: a table, a JSON and a plot."""
     check_int("--seeds", config.seeds, 2)
+    seed_key(config.seed, "--seed")
     spec = load(config.config)
     folder = out_dir(config)
     results: dict[str, list[dict[str, Any]]] = {}

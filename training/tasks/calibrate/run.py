@@ -22,7 +22,8 @@ import numpy as np
 
 from jaxmarket.core.keys import seed_key
 from jaxmarket.data import eurusd_statistics
-from jaxmarket.otc.metrics import parse_metric, select_metric
+from jaxmarket.otc.metrics import HOUR_METRICS, parse_metric, select_metric
+from jaxmarket.otc.seasonality import HOURS_PER_DAY
 from training.learners import loop
 from training.learners.calibration import Box, CalibrationConfig, CalibrationState, Calibrator, make_calibrator
 from training.learners.mappo import MAPPOConfig, make_trainer
@@ -74,6 +75,7 @@ def build(spec: Spec, scale: str = "small", method: str | None = None) -> Built:
                          f"{per_iteration:,} env steps (num_envs {num_envs} x n_rounds {n_rounds} x "
                          f"{len(env.turn_order)} phases); valid range is [{per_iteration:,}, inf)")
     entries, low, high, start = free_entries(spec, env.config, template)
+    check_hours(spec, entries, template)
     template = fields.promote(template, entries, env.config)
     cal_fields = {**spec.calibrator, "iterations": iterations, **({"method": method} if method else {})}
     cal_config = CalibrationConfig(**cal_fields)
@@ -101,6 +103,40 @@ def build(spec: Spec, scale: str = "small", method: str | None = None) -> Built:
     return Built(spec, scale, calibrator, box.names, target_names, size["eval_episodes"])
 
 
+def covered_hours(params: Any) -> np.ndarray:
+    """(24,) bool: the hours of day some round of an episode starts in (``jaxmarket.otc.seasonality``)."""
+    rounds = np.arange(int(params.n_rounds))
+    hours = np.floor(float(params.open_hour) + rounds * float(params.hours_per_round)).astype(np.int64) % HOURS_PER_DAY
+    covered = np.zeros(HOURS_PER_DAY, bool)
+    covered[hours] = True
+    return covered
+
+
+def check_hours(spec: Spec, entries: list[fields.Entry], params: Any) -> None:
+    """Refuse what the episode's clock makes impossible: a free ``hour_profile[h]`` or a non-zero
+    hour-of-day target for an hour no round of an episode starts in.
+
+    Raises:
+      ValueError: naming the free parameter or target, the hour and the hours an episode covers.
+    """
+    covered = covered_hours(params)
+    where = f"hours {np.flatnonzero(covered).tolist()} (n_rounds, open_hour, hours_per_round)"
+    for entry in entries:
+        if entry.path == ("hour_profile",) and entry.index is not None and not covered[entry.index]:
+            raise ValueError(f"free: {entry.name} has no effect: no round of an episode starts in hour "
+                             f"{entry.index}; episodes cover {where}")
+    for i, target in enumerate(spec.targets):
+        if target.key in HOUR_METRICS and target.index is None:
+            missed = np.flatnonzero(~covered & (target.values > 0))
+            if missed.size:
+                raise ValueError(f"targets[{i}] ({target.metric}) is impossible: it wants hour {int(missed[0])}, "
+                                 f"which no round of an episode starts in; episodes cover {where}")
+        if target.key in HOUR_METRICS and target.index is not None and not covered[target.index] \
+                and target.values[0] > 0:
+            raise ValueError(f"targets[{i}] ({target.metric}) is impossible: no round of an episode starts in "
+                             f"hour {target.index}; episodes cover {where}")
+
+
 def standard_error(values: np.ndarray) -> np.ndarray:
     """Standard error of the mean over the first axis: ``std (ddof 1) / sqrt(n)``."""
     n = values.shape[0]
@@ -120,7 +156,7 @@ def report(built: Built, evaluation: dict[str, Any], env_steps: int, wall_s: flo
       ``{"config", "scale", "method", "seed", "env_steps", "wall_s", "eval_episodes", "loss", "theta",
       "targets": [{metric, target, achieved, stderr, weight}], "metrics": {name: {mean, stderr}},
       "profile_correlation": {metric: r}}`` (the last for profiles targeted or reported, against the
-      bundled EUR/USD series). Shares and fractions as fractions.
+      bundled EUR/USD series, over the hours of day an episode covers). Shares and fractions as fractions.
     """
     spec = built.spec
     cal = built.calibrator
@@ -144,7 +180,8 @@ def report(built: Built, evaluation: dict[str, Any], env_steps: int, wall_s: flo
     data = eurusd_statistics()
     profile_names = {t.key for t in spec.targets} | {parse_metric(n, cal.trainer.env.config)[0] for n in spec.report}
     for key in sorted(profile_names & set(DATA_METRICS) - {"realized_vol"}):
-        correlations[key] = correlation(episodes[key].mean(axis=0), np.asarray(data[key], np.float64))
+        covered = covered_hours(cal.trainer.env_params)  # hours outside the episode's clock are left out
+        correlations[key] = correlation(episodes[key].mean(axis=0)[covered], np.asarray(data[key], np.float64)[covered])
     theta = np.asarray(evaluation["theta"], np.float64)
     return {
         "config": spec.source, "scale": built.scale, "method": cal.config.method, "seed": seed,

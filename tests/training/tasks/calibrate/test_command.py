@@ -12,7 +12,8 @@ import pytest
 
 from training.cli import main
 from training.tasks.calibrate.command import write_outputs
-from training.tasks.calibrate.run import build, run
+from training.tasks.calibrate.run import build, covered_hours, run
+from training.tasks.otc import train as otc_train
 from training.tasks.calibrate.spec import load, parse, resolve
 
 START_CONNECTIVITY = 0.3  # the toy config's start for every LP's p_connect
@@ -77,3 +78,22 @@ def test_unknown_config_name() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["calibrate", "no_such_config"])
     assert "neither a shipped config" in str(exit_info.value.code)
+
+
+def test_hours_outside_the_episode_are_refused_and_left_out() -> None:
+    """With 32 fifteen-minute rounds from midnight an episode covers hours 0-7: a free multiplier of
+    hour 8, or a data profile wanting volume in hour 8, is refused before anything compiles."""
+    text, _ = resolve("eurusd")
+    short = text.replace("n_rounds = 96", "n_rounds = 32")
+    np.testing.assert_array_equal(np.flatnonzero(covered_hours(build_params(short))), np.arange(8))
+    with pytest.raises(ValueError, match=r"hour_profile\[8\] has no effect.*hours \[0, 1, 2, 3, 4, 5, 6, 7\]"):
+        build(parse(short, "short"), "small")
+    only_volume = short.replace('field = "hour_profile"', 'field = "hour_profile[3]"')
+    with pytest.raises(ValueError, match=r"targets\[1\] \(volume_profile\) is impossible: it wants hour 8"):
+        build(parse(only_volume, "short"), "small")
+
+
+def build_params(text: str):
+    """The market parameters a config's text builds (no trainer)."""
+    spec = parse(text, "cfg")
+    return otc_train.make_env(spec.preset, spec.overrides)[1]
