@@ -529,17 +529,17 @@ def choose(state: OTCState, action: Any, config: OTCConfig) -> OTCState:
 
 
 def client_orders(
-    state: OTCState, key: jax.Array, price_up: jax.Array, config: OTCConfig, params: OTCParams
+    state: OTCState, key: jax.Array, price_up: jax.Array, hour: jax.Array, config: OTCConfig, params: OTCParams
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Sides and sizes (n_clients,) of every client this round (RL clients from their choices,
-    flow clients drawn), and the RL clients' venues (n_lts,)."""
+    flow clients drawn at their arrival probability for the round's ``hour`` of day), and the RL
+    clients' venues (n_lts,)."""
     types = state.client_types
     size_col, p_col, inf_col = (column(LT_TYPE_FIELDS, f) for f in ("size_scale", "p_trade", "informed"))
     max_size = params.max_fill * params.ecn_depth
     rl_venue, rl_side = decode_lt_action(state.lt_choice, config.n_lps)
     rl_size = jnp.where(rl_side != 0, jnp.minimum(types[: config.n_lts, size_col], max_size), 0.0)
     flow = types[config.n_lts :]
-    hour = seasonality.round_hour(state.round, params.open_hour, params.hours_per_round)
     p_trade = seasonality.arrival_probability(flow[:, p_col], params.hour_profile, hour)
     flow_side, flow_size = clients.flow_orders(
         key, p_trade, flow[:, size_col], flow[:, inf_col], price_up, params.p_buy, params.size_log_std, max_size
@@ -602,11 +602,12 @@ class Hedges(NamedTuple):
 
 
 def trade_clients(
-    state: OTCState, k_flow: jax.Array, k_tie: jax.Array, raw_next: jax.Array, config: OTCConfig, params: OTCParams
+    state: OTCState, k_flow: jax.Array, k_tie: jax.Array, raw_next: jax.Array, hour: jax.Array, config: OTCConfig,
+    params: OTCParams,
 ) -> Trades:
     """Client orders and venues: RL clients at their chosen venue, flow clients at the cheapest."""
     n_lps, n_lts = config.n_lps, config.n_lts
-    side, size, rl_venue = client_orders(state, k_flow, raw_next >= state.price, config, params)
+    side, size, rl_venue = client_orders(state, k_flow, raw_next >= state.price, hour, config, params)
     costs = venue_costs(state, side, size, params)
     available = jnp.concatenate([state.connected, jnp.ones((1, config.n_clients), bool)], axis=0)
     flow_venue = clients.cheapest_venue(costs[:, n_lts:], available[:, n_lts:], k_tie)
@@ -713,7 +714,8 @@ def settle(
     mu = money_unit(state)
     raw_next = next_price(state, jax.random.normal(k_price, (), jnp.float32), config, params)
 
-    trades = trade_clients(state, k_flow, k_tie, raw_next, config, params)
+    hour = seasonality.round_hour(state.round, params.open_hour, params.hours_per_round)  # of the round settling
+    trades = trade_clients(state, k_flow, k_tie, raw_next, hour, config, params)
     booking = book_trades(state, trades, n_lps)
     hedges = hedge_on_ecn(state, booking.lp_inventory, params)
     hedge_net = hedges.quantity.sum()
@@ -730,7 +732,6 @@ def settle(
     t_next = state.round + 1
     lt_r = lt_round_rewards(state, trades.paid, client_inv_pnl, executed, t_next, config, params, mu)
 
-    hour = seasonality.round_hour(state.round, params.open_hour, params.hours_per_round)
     at_hour = jax.nn.one_hot(hour, seasonality.HOURS_PER_DAY, dtype=jnp.float32)
     log_return = jnp.log(new_price / price)
     round_volume = booking.lp_volume.sum() + booking.ecn_client_volume

@@ -249,7 +249,7 @@ def _broadcast_groups(tree: Any, envs_per_group: int) -> Any:
     return jax.tree.map(lambda leaf: jnp.repeat(leaf, envs_per_group, axis=0), tree)
 
 
-def _group_means(tree: Any, groups: int) -> Any:
+def _by_group(tree: Any, groups: int) -> Any:
     """(num_envs, ...) leaves -> (G, envs_per_group, ...)."""
     return jax.tree.map(lambda leaf: leaf.reshape((groups, -1) + leaf.shape[1:]), tree)
 
@@ -384,7 +384,7 @@ def make_calibrator(
         theta = box.to_theta(u)  # (G, d)
         params = _broadcast_groups(jax.vmap(apply)(theta), envs_per_group)
         runner, agent_metrics = run_episodes(state.runner, params, reset_key, learn_agents=True)
-        group_metrics = jax.vmap(measure)(_group_means(runner.episode_metrics, groups))  # (G, k)
+        group_metrics = jax.vmap(measure)(_by_group(runner.episode_metrics, groups))  # (G, k)
         loss = group_loss(group_metrics, t_targets, t_weights)  # (G,)
         cal = jax.lax.cond(state.update >= config.warmup_iterations, lambda c: learn(c, u, loss, tell_key),
                            lambda c: c, cal)

@@ -393,8 +393,8 @@ def make_trainer(
 
     Returns:
         The ``Trainer``: ``jax.jit(trainer.train)(key)`` (or ``(key, env_params_batch)``, see
-        ``init``) runs ``config.num_updates`` updates of ``config.batch_size`` env rounds and returns ``{"runner": RunnerState, "metrics": {name:
-        (num_updates,)}}`` (per learned family ``<f>_episode_return`` and ``<f>_<loss part>``;
+        ``init``) runs ``config.num_updates`` updates of ``config.batch_size`` env rounds and
+        returns ``{"runner": RunnerState, "metrics": {name: (num_updates,)}}`` (per learned family ``<f>_episode_return`` and ``<f>_<loss part>``;
         ``episodes``, ``ran``).
 
     Raises:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,7 +17,7 @@ from jaxmarket.core.validation import check_int
 from jaxmarket.data import eurusd_statistics
 from training.learners.calibration import METHODS
 from training.tasks.calibrate import plots
-from training.tasks.calibrate.run import Built, build, run
+from training.tasks.calibrate.run import Built, build, run, standard_error
 from training.tasks.calibrate.spec import load
 from training.tasks.common import platform
 from training.tasks.registry import register
@@ -104,7 +103,7 @@ def write_outputs(built: Built, report: dict[str, Any], rows: list[dict[str, flo
 def mean_se(values: list[float]) -> tuple[float, float]:
     """Mean and standard error (ddof 1) of a list of numbers."""
     array = np.asarray(values, np.float64)
-    return float(array.mean()), float(array.std(ddof=1) / math.sqrt(array.size)) if array.size > 1 else math.nan
+    return float(array.mean()), float(standard_error(array))
 
 
 def compare(config: CalibrateConfig) -> None:

@@ -85,11 +85,9 @@ def build(spec: Spec, scale: str = "small", method: str | None = None) -> Built:
     learn = tuple(f for f in env.families if roles[f] == otc_train.LEARN)
     fixed = {f: otc_train.fixed_policy(f, roles[f], env) for f in env.families if roles[f] != otc_train.LEARN}
     trainer = make_trainer(dataclasses.replace(ppo, learn=learn), env, template, fixed, episode_metrics=True)
-    targets = [(t, parse_metric(t.metric, env.config)) for t in spec.targets]
-
     def measure(metrics: Any) -> jax.Array:
         """The group's targeted entries (k,): each metric's mean over the group's episodes."""
-        return jnp.concatenate([select_metric(metrics, key, index).mean(axis=0) for _, (key, index) in targets])
+        return jnp.concatenate([select_metric(metrics, t.key, t.index).mean(axis=0) for t in spec.targets])
 
     def apply(theta: jax.Array) -> Any:
         return fields.apply(template, entries, theta)
@@ -163,9 +161,7 @@ def report(built: Built, evaluation: dict[str, Any], env_steps: int, wall_s: flo
     episodes = {k: np.asarray(v, np.float64) for k, v in evaluation["metrics"].items()}
     rows, loss = [], 0.0
     for target in spec.targets:
-        key, index = target.key, target.index
-        values = episodes[key][:, None] if episodes[key].ndim == 1 else episodes[key]
-        values = values[:, index : index + 1] if index is not None else values
+        values = np.asarray(select_metric(evaluation["metrics"], target.key, target.index), np.float64)
         mean, err = values.mean(axis=0), standard_error(values)
         for name, t, m, e in zip(target.names(), target.values, mean, err):
             rows.append({"metric": name, "target": float(t), "achieved": float(m), "stderr": float(e),

@@ -220,7 +220,7 @@ def parse(text: str, source: str) -> Spec:
     preset = market.pop("preset", "market")
     params = dict(_table(market.pop("params", {}), "market.params"))
     overrides = {**market, **{k: np.asarray(v, np.float32) if isinstance(v, list) else v for k, v in params.items()}}
-    env, env_params = otc_train.make_env(preset, overrides)  # checks the market
+    env, _ = otc_train.make_env(preset, overrides)  # checks the market
     roles = otc_train.check_roles(dict(_table(raw.get("roles", {}), "roles")))
     free = raw.get("free")
     if not isinstance(free, list) or not free:
@@ -245,7 +245,6 @@ def parse(text: str, source: str) -> Spec:
     ppo = _dataclass_fields(_table(raw.get("ppo", {}), "ppo"), MAPPOConfig, FIXED_PPO, "ppo")
     spec = Spec(source, str(raw.get("description", "")), preset, overrides, roles, tuple(free), targets,
                 tuple(report), calibrator, ppo, _scales(_table(raw.get("scale", {}), "scale")))
-    del env_params
     return spec
 
 
