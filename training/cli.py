@@ -19,12 +19,13 @@ every field of a subcommand's config, nested ones included, is a flag (``--ppo.l
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from typing import Annotated, Any, Union
 
 import tyro
 
-import jaxmarket as jm
+from training.tasks import distributed
 from training.tasks.registry import Command, commands, command_for, register
 
 PROG = "jaxmarket"
@@ -43,6 +44,8 @@ class EnvsConfig:
 def run_envs(config: EnvsConfig) -> None:
     """Print the registered environment ids, one a line."""
     del config
+    import jaxmarket as jm
+
     print("\n".join(jm.registered()))
 
 
@@ -103,8 +106,19 @@ def parse(argv: list[str] | None = None) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse ``argv`` and run the subcommand; bad settings or a missing file exit with a one-line
-    ``jaxmarket: ...`` message (``ValueError``, ``OSError``)."""
+    """Join the other processes of a multi-process run (``--coordinator``, ``--num-processes``,
+    ``--process-id`` or a cluster scheduler's variables; ``training.tasks.distributed``), which must
+    happen before the commands' modules are imported (processes other than 0 print nothing), then
+    parse ``argv`` and run the subcommand;
+    bad settings or a missing file exit with a one-line ``jaxmarket: ...`` message (``ValueError``,
+    ``OSError``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        several = distributed.initialize_from_args(argv)
+    except ValueError as error:
+        raise SystemExit(f"jaxmarket: {error}") from None
+    if several and distributed.process_index():
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - process 0 alone prints; kept open until exit
     config = parse(argv)
     try:
         command_for(config).run(config)

@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxmarket.core.keys import seed_key
 from jaxmarket.core.agents import adapter
+from jaxmarket.core.sharding import dividing_device_count, env_mesh, gather, split_envs
 from jaxmarket.core.validation import check_env_params, check_int
 
 Policy = Callable[[jax.Array, Any, Any, Any], Any]
@@ -80,8 +81,13 @@ def evaluate(
     num_episodes: int = 1000,
     seed: int = 0,
     num_steps: int | None = None,
+    devices: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``policy`` for ``num_episodes`` independent episodes in one jitted, vmapped rollout.
+
+    The episodes are split across ``devices`` devices (``jaxmarket.core.sharding``); episode ``i``
+    draws from the ``i``-th key split from the seed's key, so the result is bitwise the same on any
+    number of devices.
 
     Args:
       env: a gymnax-style env or a ``MultiAgentEnv``.
@@ -90,6 +96,9 @@ def evaluate(
       num_episodes: the number of episodes, in ``[1, INT32_MAX]``.
       seed: the PRNG seed in ``[0, MAX_SEED]``; the same seed gives the same result.
       num_steps: the rollout length; defaults to one episode (``episode_steps``).
+      devices: devices the episodes are split across, in ``[1, jax.device_count()]``, dividing
+        ``num_episodes``; None: the most devices that divide ``num_episodes`` (every device when
+        they do). The statistics do not depend on it (see above).
 
     Returns:
       ``{"return": (num_episodes,) float32, "length": (num_episodes,) int32, **env.episode_metrics}``
@@ -97,17 +106,18 @@ def evaluate(
       arrays per family.
 
     Raises:
-      ValueError: invalid ``params``, ``num_episodes``, ``num_steps`` or ``seed``.
+      ValueError: invalid ``params``, ``num_episodes``, ``num_steps``, ``seed`` or ``devices``.
     """
     check_env_params(env, params)
     check_int("num_episodes", num_episodes, 1)
     num_steps = episode_steps(env, params) if num_steps is None else num_steps
     check_int("num_steps", num_steps, 1)
+    count = dividing_device_count(num_episodes) if devices is None else devices
+    mesh = env_mesh(count, num_episodes, envs_field="num_episodes")
 
     @jax.jit
     def run(key: jax.Array, params: Any) -> dict:
-        keys = jax.random.split(key, num_episodes)
-        return jax.vmap(lambda k: rollout_episode(env, params, policy, k, num_steps))(keys)
+        keys = split_envs(jax.random.split(key, num_episodes), mesh)
+        return split_envs(jax.vmap(lambda k: rollout_episode(env, params, policy, k, num_steps))(keys), mesh)
 
-    stats = run(seed_key(seed), params)
-    return jax.tree.map(np.asarray, stats)
+    return gather(run(seed_key(seed), params))

@@ -16,6 +16,11 @@ raise ``ValueError``.
 With ``per_env_params=True`` every leaf of ``params`` has a leading ``(num_envs,)`` axis and env
 ``i`` runs under its own parameters ``params[i]`` (a sweep or a calibration without recompiling;
 ``per_env(params, num_envs)`` broadcasts one parameter set to such a batch).
+
+The env axis is split across ``devices`` devices (default: every device; ``jaxmarket.core.sharding``):
+``reset`` and ``step`` return states, observations and rewards whose leading axis is sharded, each
+device stepping its own ``num_envs / devices`` envs. Each env draws from a key split from the step's
+key by its global index, so the result is bitwise the same on any number of devices.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import jax.numpy as jnp
 
 from jaxmarket.core.agents import adapter
 from jaxmarket.core.auto_reset import step_with_auto_reset
+from jaxmarket.core.sharding import env_mesh, split_envs
 from jaxmarket.core.validation import check_int, check_int32
 
 
@@ -39,16 +45,19 @@ class VecEnv:
       num_envs: the batch size, an integer in ``[1, INT32_MAX]``.
       per_env_params: whether ``params`` holds one parameter set per env (a leading ``(num_envs,)``
         axis on every leaf) instead of one shared by every env.
+      devices: devices the env axis is split across, in ``[1, jax.device_count()]``; None: every
+        device. ``num_envs`` must be a multiple of it.
 
     Raises:
-      ValueError: ``num_envs`` out of range.
+      ValueError: ``num_envs`` out of range, ``devices`` out of range or not dividing ``num_envs``.
     """
 
-    def __init__(self, env: Any, num_envs: int, per_env_params: bool = False) -> None:
+    def __init__(self, env: Any, num_envs: int, per_env_params: bool = False, devices: int | None = None) -> None:
         check_int("num_envs", num_envs, 1)
         self.env = env
         self.num_envs = num_envs
         self.per_env_params = bool(per_env_params)
+        self.mesh = env_mesh(devices, num_envs)
         self._params_axis = 0 if self.per_env_params else None
 
     def reset(self, key: jax.Array, params: Any) -> tuple[Any, Any]:
@@ -77,7 +86,12 @@ class VecEnv:
 
     @functools.partial(jax.jit, static_argnames=("self",))
     def _reset(self, key: jax.Array, params: Any) -> tuple[Any, Any]:
-        return jax.vmap(self.env.reset_env, (0, self._params_axis))(jax.random.split(key, self.num_envs), params)
+        keys = split_envs(jax.random.split(key, self.num_envs), self.mesh)
+        return split_envs(jax.vmap(self.env.reset_env, (0, self._params_axis))(keys, self._split(params)), self.mesh)
+
+    def _split(self, params: Any) -> Any:
+        """Per-env parameters split like the envs; shared ones as they are."""
+        return split_envs(params, self.mesh) if self.per_env_params else params
 
     def step(self, key: jax.Array, state: Any, actions: Any, params: Any) -> tuple:
         """One step of every env, resetting those whose episode ended.
@@ -101,12 +115,14 @@ class VecEnv:
 
     @functools.partial(jax.jit, static_argnames=("self",))
     def _step(self, key: jax.Array, state: Any, actions: Any, params: Any) -> tuple:
-        return step_with_auto_reset(key, state, actions, params, step=self._step_all, done=self._done,
-                                    fresh=lambda k, _, p: self._reset(k, p), lazy=True)
+        out = step_with_auto_reset(key, split_envs(state, self.mesh), split_envs(actions, self.mesh),
+                                   self._split(params), step=self._step_all, done=self._done,
+                                   fresh=lambda k, _, p: self._reset(k, p), lazy=True)
+        return split_envs(out, self.mesh)
 
     def _step_all(self, key: jax.Array, state: Any, actions: Any, params: Any) -> tuple:
         """``step_env`` of every env, each with its own key split from ``key``; no reset."""
-        keys = jax.random.split(key, self.num_envs)
+        keys = split_envs(jax.random.split(key, self.num_envs), self.mesh)
         return jax.vmap(self.env.step_env, (0, 0, 0, self._params_axis))(keys, state, actions, params)
 
     def _done(self, state: Any, terminated: Any, params: Any) -> tuple[jax.Array, Any]:

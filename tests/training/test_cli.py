@@ -128,7 +128,7 @@ def test_a_flag_of_another_task_is_a_usage_error(argv):
     assert error.value.code == 2
 
 
-POSITIONAL_EXAMPLES = {"messages": "m.csv", "config": "toy"}  # a value for each command's positional argument
+POSITIONAL_EXAMPLES = {"messages": "m.csv", "config": "toy", "run_dir": "runs/mm"}  # a value for each command's positional argument
 
 
 def _flags(default, prefix=""):
@@ -164,11 +164,13 @@ def test_help_lists_every_field_with_its_default(path, capsys, monkeypatch):
         assert "LOBSTER message file" in text
     if "config" in command.config.__dataclass_fields__:  # calibrate's positional config
         assert "CONFIG" in text and "TOML file" in text
+    if "run_dir" in command.config.__dataclass_fields__:  # plot's positional run directory
+        assert "RUN_DIR" in text and "log.csv" in text
     fields = command.config.__dataclass_fields__
     positional = {name: value for name, value in POSITIONAL_EXAMPLES.items() if name in fields}
     default = command.config(**positional)
     for flag, default in _flags(default):
-        if flag.removeprefix("--") in positional:
+        if flag.removeprefix("--").replace("-", "_") in positional:
             continue
         assert flag in text, flag
         shown = _shown(default)

@@ -47,9 +47,10 @@ import optax
 from evosax.algorithms import CMA_ES
 from flax import struct
 
+from jaxmarket.core.sharding import replicate
 from jaxmarket.core.validation import check_choice, check_int, check_range
 from jaxmarket.core.vec_env import VecEnv
-from training.learners.mappo import RunnerState, Trainer
+from training.learners.mappo import RunnerState, Trainer, place_runner
 from training.learners.ppo import chunk_and_train
 
 METHODS = ("rl", "cma_es")
@@ -319,7 +320,7 @@ def make_calibrator(
     u0 = jnp.asarray(box.to_u(start), jnp.float32)
     groups, envs_per_group = config.groups, ppo.num_envs // config.groups
     updates_per_iteration = episode_rounds // ppo.num_rounds
-    venv = VecEnv(trainer.env, ppo.num_envs, per_env_params=True)
+    venv = VecEnv(trainer.env, ppo.num_envs, per_env_params=True, devices=trainer.mesh.size)
     steps_per_iteration = ppo.num_envs * episode_rounds * len(trainer.env.turn_order)
     t_targets, t_weights = jnp.asarray(targets), jnp.asarray(weights)
     learning_steps = max(config.iterations - config.warmup_iterations, 1)
@@ -347,7 +348,14 @@ def make_calibrator(
         params = _broadcast_groups(jax.vmap(apply)(jnp.broadcast_to(box.to_theta(u0), (groups, box.dim))),
                                    envs_per_group)
         runner = trainer.init(agent_key, params)
-        return CalibrationState(runner, init_calibrator(cal_key), key, jnp.array(0, jnp.int32))
+        return place_calibration(CalibrationState(runner, init_calibrator(cal_key), key, jnp.array(0, jnp.int32)))
+
+    def place_calibration(state: CalibrationState) -> CalibrationState:
+        """The agents' runner split over the trainer's mesh (``place_runner``), the calibrator replicated."""
+        if trainer.mesh.size == 1:
+            return state
+        rest = replicate(state.replace(runner=None), trainer.mesh)
+        return rest.replace(runner=place_runner(state.runner, trainer.mesh))
 
     def propose(cal: CalibratorState, key: jax.Array) -> tuple[jax.Array, CalibratorState]:
         if es is None:
@@ -394,7 +402,7 @@ def make_calibrator(
             "ran": jnp.array(1, jnp.int32),
             **{f"{f}_episode_return": agent_metrics[f"{f}_episode_return"].mean() for f in trainer.learned},
         }
-        return CalibrationState(runner, cal, key, state.update + 1), metrics
+        return place_calibration(CalibrationState(runner, cal, key, state.update + 1)), metrics
 
     def evaluate(state: CalibrationState, key: jax.Array, episodes: int, theta: Any = None) -> dict:
         """Fresh episodes under one theta (default: the calibrator's point) with the final agent

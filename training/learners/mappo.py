@@ -30,6 +30,10 @@ recompiling (``training.learners.calibration`` does). The parameters' pytree str
 fields that shape the spaces (an action ``Box``'s bounds), are those given to ``make_trainer``.
 With ``episode_metrics=True`` the runner also keeps, per env, the metrics of its last finished
 episode (the env's ``info["metrics"]`` at its last step).
+
+The env axis is split across ``config.devices`` devices as in ``training.learners.ppo``: the env
+states, observations, per-env parameters and metrics and each family's running returns are sharded
+(``place_runner``), the networks, optimisers and statistics replicated.
 """
 
 from __future__ import annotations
@@ -44,8 +48,10 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from flax.training.train_state import TrainState
+from jax.sharding import Mesh
 
 from jaxmarket.core.multi_agent import MultiAgentEnv, episode_done
+from jaxmarket.core.sharding import split_envs
 from jaxmarket.core.validation import check_choice, check_env_params
 from jaxmarket.core.vec_env import VecEnv, per_env
 from training.learners import storage
@@ -54,7 +60,7 @@ from training.learners.networks import ActorCritic, space_action_map, space_netw
 from training.learners.normalize import RunningStats
 from training.learners.ppo import (
     Hyperparameters, Transition, advantages, chunk_and_train, chunk_summary, mean_episode_return, observe, optimizer,
-    policy_actions, ppo_epochs, track_returns,
+    place, policy_actions, ppo_epochs, track_returns,
 )
 
 FixedPolicy = Callable[[jax.Array, jax.Array, Any], jax.Array]
@@ -96,6 +102,8 @@ class MAPPOConfig(Hyperparameters):
 class FamilyState:
     """One learned family's network, optimiser and normalisers."""
 
+    ENV_FIELDS: ClassVar[tuple[str, ...]] = ("discounted_return", "episode_return")
+
     train_state: TrainState  # network parameters and optimiser state
     obs_stats: RunningStats  # of the raw observations, (d,)
     return_stats: RunningStats  # of the discounted return, for reward scaling, ()
@@ -106,6 +114,8 @@ class FamilyState:
 @struct.dataclass
 class RunnerState:
     """Everything that evolves during training."""
+
+    ENV_FIELDS: ClassVar[tuple[str, ...]] = ("env_state", "obs", "env_params", "episode_metrics")
 
     families: dict[str, FamilyState]  # learned families only
     env_state: Any
@@ -132,6 +142,7 @@ class Trainer:
     update: Callable[[RunnerState], tuple[RunnerState, dict]]
     chunk: Callable[[RunnerState], tuple[RunnerState, dict]]
     train: Callable[..., dict]
+    mesh: Mesh  # the devices the env axis is split over
     tracks_metrics: bool = False  # built with episode_metrics=True: RunnerState.episode_metrics is kept
 
     step_unit = "agent_steps"
@@ -191,6 +202,23 @@ class Trainer:
     def log_fields(self) -> tuple[str, ...]:
         """The log columns: per learned family, its episode return and ``LOSS_METRICS``."""
         return tuple(f"{f}_{name}" for f in self.learned for name in ("episode_return", *LOSS_METRICS))
+
+
+def place_runner(runner: RunnerState, mesh: Mesh) -> RunnerState:
+    """The runner's env-axis fields (``RunnerState.ENV_FIELDS`` and each family's
+    ``FamilyState.ENV_FIELDS``) split over ``mesh``, everything else replicated (``ppo.place``).
+
+    Args:
+        runner: the multi-agent runner.
+        mesh: the env mesh.
+
+    Returns:
+        ``runner`` under sharding constraints; unchanged on one device.
+    """
+    if mesh.size == 1:
+        return runner
+    families = {f: place(fam, mesh, FamilyState.ENV_FIELDS) for f, fam in runner.families.items()}
+    return place(runner.replace(families={}), mesh, RunnerState.ENV_FIELDS).replace(families=families)
 
 
 def zero_action(space: Any, n_agents: int, num_envs: int) -> jax.Array:
@@ -255,7 +283,8 @@ def _init_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: tuple[
         if track_metrics:  # zeros shaped like the env's episode metrics, until an episode ends
             shapes = jax.eval_shape(jax.vmap(env.episode_metrics), env_state, batch)
             metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-        return RunnerState(families, env_state, obs, key, jnp.array(0, jnp.int32), batch, metrics)
+        runner = RunnerState(families, env_state, obs, key, jnp.array(0, jnp.int32), batch, metrics)
+        return place_runner(runner, venv.mesh)
 
     return init
 
@@ -288,7 +317,7 @@ def _round_step_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: 
                     taken[f] = (norm, obs[f], u, dist.log_prob(u), value)
                     actions[f] = to_env[f](u)
                 else:
-                    keys = jax.random.split(f_key, n_envs)
+                    keys = split_envs(jax.random.split(f_key, n_envs), venv.mesh)
                     actions[f] = jax.vmap(fixed[f])(keys, obs[f], runner.env_params)
             obs, env_state, reward, terminated, _, info = venv.step(step_key, env_state, actions, runner.env_params)
             rewards = {f: rewards[f] + reward[f].astype(jnp.float32) for f in env.families}
@@ -314,7 +343,7 @@ def _round_step_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: 
     return round_step
 
 
-def _update_family_fn(config: MAPPOConfig, networks: dict[str, ActorCritic]) -> Callable:
+def _update_family_fn(config: MAPPOConfig, networks: dict[str, ActorCritic], mesh: Mesh) -> Callable:
     """``update_family(f, fam, traj, last_obs, key) -> (fam, metrics)``: GAE and the PPO epochs of
     one learned family over its rollout ``traj`` (rounds, envs, agents, ...)."""
     n_envs = config.num_envs
@@ -335,7 +364,7 @@ def _update_family_fn(config: MAPPOConfig, networks: dict[str, ActorCritic]) -> 
         def loss_fn(params, mb):
             return ppo_loss(networks[f], params, *mb, config.clip_eps, config.vf_coef, config.ent_coef)
 
-        train_state, info = ppo_epochs(fam.train_state, batch, loss_fn, key, config)
+        train_state, info = ppo_epochs(fam.train_state, batch, loss_fn, key, config, mesh)
         metrics = {f"{f}_{name}": value.mean() for name, value in info.items()}
         metrics[f"{f}_episode_return"] = mean_episode_return(traj.done, traj.episode_return)
         return fam.replace(train_state=train_state), metrics
@@ -343,7 +372,7 @@ def _update_family_fn(config: MAPPOConfig, networks: dict[str, ActorCritic]) -> 
     return update_family
 
 
-def _update_fn(learned: tuple[str, ...], rollout: Callable, update_family: Callable
+def _update_fn(learned: tuple[str, ...], rollout: Callable, update_family: Callable, mesh: Mesh
                ) -> Callable[[RunnerState], tuple[RunnerState, dict]]:
     """``update(runner)``: a rollout, then every learned family's update."""
 
@@ -356,7 +385,7 @@ def _update_fn(learned: tuple[str, ...], rollout: Callable, update_family: Calla
             metrics.update(family_metrics)
         metrics["episodes"] = traj[learned[0]].done[:, :, 0].sum()
         metrics["ran"] = jnp.array(1, jnp.int32)
-        return runner.replace(families=families, key=key, update=runner.update + 1), metrics
+        return place_runner(runner.replace(families=families, key=key, update=runner.update + 1), mesh), metrics
 
     return update
 
@@ -399,10 +428,12 @@ def make_trainer(
 
     Raises:
         ValueError: an invalid config field, an env that is not a ``MultiAgentEnv``, invalid env
-            parameters, a family role error (``check_families``), an unsupported action space, or
-            ``squash_actions`` with an unbounded Box; all before anything is compiled.
+            parameters, a family role error (``check_families``), an unsupported action space,
+            ``squash_actions`` with an unbounded Box, or ``devices`` more than there are or not
+            dividing ``num_envs``; all before anything is compiled.
     """
     config.check()
+    mesh = config.mesh()
     if not isinstance(env, MultiAgentEnv):
         raise ValueError(f"env = {env!r} is not a MultiAgentEnv: use training.learners.ppo for single-agent envs")
     check_env_params(env, env_params)
@@ -411,7 +442,7 @@ def make_trainer(
     if episode_metrics and not (callable(getattr(env, "episode_metrics", None)) and _reports_metrics(env, env_params)):
         raise ValueError(f"episode_metrics = True: env {type(env).__name__}'s step puts no episode metrics in "
                          "info['metrics']")
-    venv = VecEnv(env, config.num_envs, per_env_params=True)
+    venv = VecEnv(env, config.num_envs, per_env_params=True, devices=mesh.size)
     action_spaces = {f: env.action_space(f, env_params) for f in env.families}
     networks = {f: space_network(action_spaces[f], config.hidden_sizes, config.activation, config.init_log_std)
                 for f in learned}
@@ -424,10 +455,10 @@ def make_trainer(
         return jax.lax.scan(round_step, runner, None, config.num_rounds)
 
     init = _init_fn(config, venv, env_params, learned, networks, tx, episode_metrics)
-    update = _update_fn(learned, rollout, _update_family_fn(config, networks))
+    update = _update_fn(learned, rollout, _update_family_fn(config, networks, mesh), mesh)
     chunk, train = chunk_and_train(init, update, config.num_updates, config.updates_per_chunk)
     return Trainer(config, env, env_params, learned, fixed, networks, to_env, init, rollout, update, chunk, train,
-                   episode_metrics)
+                   mesh, episode_metrics)
 
 
 def family_actions(trainer: Trainer, family: str, net_params: Any, obs_stats: RunningStats, obs: jax.Array,

@@ -32,6 +32,9 @@ import optax
 from flax import struct
 from flax.training.train_state import TrainState
 
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxmarket.core.sharding import ENV_AXIS, env_mesh, replicate, split_envs
 from jaxmarket.core.validation import check_choice, check_env_params, check_int, check_range
 from training.learners import storage
 from training.learners.losses import LOSS_METRICS, gae, ppo_loss
@@ -41,8 +44,8 @@ from training.learners.normalize import RunningStats
 __all__ = [
     "LOSS_METRICS", "Hyperparameters", "PPOConfig", "RunnerState", "Trainer", "Transition", "action_map",
     "chunk_and_train", "chunk_summary", "gae", "make_network", "make_policy", "make_trainer", "observe", "optimizer",
-    "policy_actions", "ppo_epochs", "ppo_loss", "save_policy", "space_action_map", "space_network", "space_spec",
-    "trained_policy",
+    "place", "policy_actions", "ppo_epochs", "ppo_loss", "save_policy", "space_action_map", "space_network",
+    "space_spec", "trained_policy",
 ]
 
 ADAM_EPS = 1e-5  # Adam's epsilon
@@ -99,6 +102,8 @@ class Hyperparameters:
     """Scaled rewards are clipped to [-reward_clip, reward_clip]; > 0."""
     updates_per_chunk: int = 10
     """Updates per jitted call of loop.run (one log row each), >= 1."""
+    devices: int | None = None
+    """Devices the env axis is split across, in [1, device count], dividing num_envs; None: every device."""
 
     @property
     def rollout_length(self) -> int:
@@ -134,7 +139,7 @@ class Hyperparameters:
         """
 
     def check_shared(self) -> None:
-        """Check the shared fields.
+        """Check the shared fields (``devices`` is checked against the devices there are by ``mesh``).
 
         Raises:
             ValueError: naming the first invalid shared field, its value and its valid range.
@@ -160,6 +165,14 @@ class Hyperparameters:
         for size in self.hidden_sizes:
             check_int("hidden_sizes", size, 1)
         check_choice("activation", self.activation, tuple(ACTIVATIONS))
+
+    def mesh(self) -> Mesh:
+        """The mesh the env axis is split over (``jaxmarket.core.sharding.env_mesh``).
+
+        Raises:
+            ValueError: ``devices`` is more than there are, or does not divide ``num_envs``.
+        """
+        return env_mesh(self.devices, self.num_envs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,7 +301,7 @@ def chunk_and_train(init: Callable, update: Callable, num_updates: int,
 
 
 def ppo_epochs(train_state: TrainState, batch: Any, loss_fn: Callable, key: jax.Array,
-               config: Hyperparameters) -> tuple[TrainState, dict]:
+               config: Hyperparameters, mesh: Mesh | None = None) -> tuple[TrainState, dict]:
     """The PPO epochs over one rollout batch.
 
     Each of ``config.update_epochs`` epochs shuffles the envs into ``config.num_minibatches``
@@ -301,10 +314,14 @@ def ppo_epochs(train_state: TrainState, batch: Any, loss_fn: Callable, key: jax.
             ``(num_envs / num_minibatches * steps, ...)``.
         key: the shuffling key.
         config: ``num_envs``, ``num_minibatches`` and ``update_epochs`` are read.
+        mesh: the env mesh; each minibatch's envs are split over it (the gradient steps run data
+            parallel, the permutation stays global), when their count divides evenly.
 
     Returns:
         ``(train_state, info)``, the leaves of ``info`` ``(update_epochs, num_minibatches)``.
     """
+    split = mesh is not None and mesh.size > 1 and (config.num_envs // config.num_minibatches) % mesh.size == 0
+    by_minibatch = NamedSharding(mesh, PartitionSpec(None, ENV_AXIS)) if split else None
 
     def epoch(carry, _):
         train_state, key = carry
@@ -313,6 +330,8 @@ def ppo_epochs(train_state: TrainState, batch: Any, loss_fn: Callable, key: jax.
         shuffled = jax.tree.map(
             lambda x: jnp.take(x, perm, axis=0).reshape((config.num_minibatches, -1) + x.shape[2:]), batch
         )
+        if split:
+            shuffled = jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, by_minibatch), shuffled)
 
         def minibatch(train_state, mb):
             grads, info = jax.grad(loss_fn, has_aux=True)(train_state.params, mb)
@@ -401,9 +420,28 @@ def mean_episode_return(done: jax.Array, episode_return: jax.Array) -> jax.Array
     return jnp.where(done, episode_return, 0.0).sum() / jnp.maximum(done.sum(), 1)
 
 
+def place(runner: Any, mesh: Mesh, env_fields: tuple[str, ...]) -> Any:
+    """A runner's fields named ``env_fields`` split along the env axis over ``mesh``, the others replicated.
+
+    Args:
+        runner: a ``flax.struct`` dataclass of arrays.
+        mesh: the env mesh.
+        env_fields: the fields whose leaves have a leading ``(num_envs,)`` axis.
+
+    Returns:
+        ``runner`` under sharding constraints; unchanged on one device.
+    """
+    if mesh.size == 1:
+        return runner
+    split = {name: split_envs(getattr(runner, name), mesh) for name in env_fields}
+    return replicate(runner.replace(**dict.fromkeys(env_fields)), mesh).replace(**split)
+
+
 @struct.dataclass
 class RunnerState:
     """Everything that evolves during a PPO run."""
+
+    ENV_FIELDS: ClassVar[tuple[str, ...]] = ("env_state", "obs", "discounted_return", "episode_return")
 
     train_state: TrainState  # network parameters and optimiser state
     obs_stats: RunningStats  # of the raw observations, (d,)
@@ -429,6 +467,7 @@ class Trainer:
     update: Callable[[RunnerState], tuple[RunnerState, dict]]
     chunk: Callable[[RunnerState], tuple[RunnerState, dict]]
     train: Callable[[jax.Array], dict]
+    mesh: Mesh  # the devices the env axis is split over
     step_unit = "env_steps"
     log_fields = ("episode_return", *LOSS_METRICS)
 
@@ -494,7 +533,7 @@ def make_network(config: Hyperparameters, env: Any, params: Any) -> ActorCritic:
 
 
 def _init_fn(config: PPOConfig, env: Any, env_params: Any, network: ActorCritic,
-             tx: optax.GradientTransformation) -> Callable[[jax.Array], RunnerState]:
+             tx: optax.GradientTransformation, mesh: Mesh) -> Callable[[jax.Array], RunnerState]:
     """``init(key)``: fresh network, optimiser and statistics, and ``num_envs`` reset envs."""
     obs_shape = env.observation_space(env_params).shape
     vmap_reset = jax.vmap(env.reset, in_axes=(0, None))
@@ -503,18 +542,19 @@ def _init_fn(config: PPOConfig, env: Any, env_params: Any, network: ActorCritic,
         net_key, reset_key, key = jax.random.split(key, 3)
         net_params = network.init(net_key, jnp.zeros(obs_shape, jnp.float32))
         train_state = TrainState.create(apply_fn=network.apply, params=net_params, tx=tx)
-        obs, env_state = vmap_reset(jax.random.split(reset_key, config.num_envs), env_params)
+        obs, env_state = vmap_reset(split_envs(jax.random.split(reset_key, config.num_envs), mesh), env_params)
         zeros = jnp.zeros(config.num_envs, jnp.float32)
-        return RunnerState(
+        runner = RunnerState(
             train_state, RunningStats.create(obs_shape), RunningStats.create(), env_state, obs, zeros, zeros, key,
             jnp.array(0, jnp.int32),
         )
+        return place(runner, mesh, RunnerState.ENV_FIELDS)
 
     return init
 
 
 def _env_step_fn(config: PPOConfig, env: Any, env_params: Any, network: ActorCritic,
-                 to_env: Callable) -> Callable[[RunnerState, Any], tuple[RunnerState, Transition]]:
+                 to_env: Callable, mesh: Mesh) -> Callable[[RunnerState, Any], tuple[RunnerState, Transition]]:
     """``env_step(runner, _)``: one step of every env under the current policy (a scan body)."""
     vmap_step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
@@ -525,7 +565,7 @@ def _env_step_fn(config: PPOConfig, env: Any, env_params: Any, network: ActorCri
         action = dist.sample(seed=act_key)
         log_prob = dist.log_prob(action)
         next_obs, env_state, reward, terminated, truncated, _ = vmap_step(
-            jax.random.split(step_key, config.num_envs), runner.env_state, to_env(action), env_params
+            split_envs(jax.random.split(step_key, config.num_envs), mesh), runner.env_state, to_env(action), env_params
         )
         done = terminated | truncated
         scaled, episode_return, return_stats, discounted, running_return = track_returns(
@@ -540,7 +580,7 @@ def _env_step_fn(config: PPOConfig, env: Any, env_params: Any, network: ActorCri
     return env_step
 
 
-def _update_fn(config: PPOConfig, network: ActorCritic, env_step: Callable
+def _update_fn(config: PPOConfig, network: ActorCritic, env_step: Callable, mesh: Mesh
                ) -> Callable[[RunnerState], tuple[RunnerState, dict]]:
     """``update(runner)``: a rollout, GAE, then the PPO epochs."""
 
@@ -560,8 +600,9 @@ def _update_fn(config: PPOConfig, network: ActorCritic, env_step: Callable
         by_env = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), (traj, adv, targets))
 
         key, epoch_key = jax.random.split(runner.key)
-        train_state, info = ppo_epochs(runner.train_state, by_env, loss_fn, epoch_key, config)
-        runner = runner.replace(train_state=train_state, key=key, update=runner.update + 1)
+        train_state, info = ppo_epochs(runner.train_state, by_env, loss_fn, epoch_key, config, mesh)
+        runner = place(runner.replace(train_state=train_state, key=key, update=runner.update + 1), mesh,
+                       RunnerState.ENV_FIELDS)
         metrics = {name: value.mean() for name, value in info.items()}
         metrics["episodes"] = traj.done.sum()
         metrics["ran"] = jnp.array(1, jnp.int32)
@@ -586,17 +627,19 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
 
     Raises:
         ValueError: an invalid config field, invalid env parameters, an unsupported action space,
-            or ``squash_actions`` with an unbounded Box; all before anything is compiled.
+            ``squash_actions`` with an unbounded Box, or ``devices`` more than there are or not
+            dividing ``num_envs``; all before anything is compiled.
     """
     config.check()
+    mesh = config.mesh()
     check_env_params(env, env_params)
     network = make_network(config, env, env_params)
     to_env = action_map(config, env, env_params)
     tx = optimizer(config, config.num_updates)
-    init = _init_fn(config, env, env_params, network, tx)
-    update = _update_fn(config, network, _env_step_fn(config, env, env_params, network, to_env))
+    init = _init_fn(config, env, env_params, network, tx, mesh)
+    update = _update_fn(config, network, _env_step_fn(config, env, env_params, network, to_env, mesh), mesh)
     chunk, train = chunk_and_train(init, update, config.num_updates, config.updates_per_chunk)
-    return Trainer(config, env, env_params, network, init, update, chunk, train)
+    return Trainer(config, env, env_params, network, init, update, chunk, train, mesh)
 
 
 def make_policy(config: PPOConfig, env: Any, env_params: Any, net_params: Any, obs_stats: RunningStats,

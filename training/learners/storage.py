@@ -87,6 +87,9 @@ def policy_from_tree(tree: dict[str, Any]) -> tuple[Any, RunningStats]:
 def write(directory: str | Path, state: Any, metadata: dict[str, Any]) -> Path:
     """Write a checkpoint; an existing one in ``directory`` is replaced.
 
+    With several processes every process must call it (orbax writes collectively); process 0
+    writes the metadata.
+
     Args:
         directory: the checkpoint directory (created with its parents).
         state: a pytree of arrays, stored by orbax under ``STATE``.
@@ -99,7 +102,8 @@ def write(directory: str | Path, state: Any, metadata: dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     with ocp.StandardCheckpointer() as checkpointer:
         checkpointer.save(directory / STATE, state, force=True)
-    (directory / METADATA).write_text(json.dumps(metadata, indent=2))
+    if jax.process_index() == 0:
+        (directory / METADATA).write_text(json.dumps(metadata, indent=2))
     return directory
 
 

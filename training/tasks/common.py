@@ -1,4 +1,4 @@
-"""What the tasks' commands share: the training flags, the train/time/print block, and env
+"""What the tasks' commands share: the run and training flags, the train/time/print block, and env
 overrides from the parsed parameter dataclasses."""
 
 from __future__ import annotations
@@ -17,15 +17,32 @@ from training.learners.ppo import make_trainer, trained_policy
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainFlags:
+class RunFlags:
+    """The flags of every command that trains: checkpoints, the progress bar and the processes
+    (``training.tasks.distributed``; ``training.cli`` starts them before the command runs)."""
+
+    checkpoint_interval: float = loop.CHECKPOINT_INTERVAL_S
+    """seconds of training between resumable checkpoints in OUT/checkpoints (0: after every chunk); the same
+    command on the same OUT resumes from the newest"""
+    keep_checkpoints: int = loop.KEEP_CHECKPOINTS
+    """resumable checkpoints kept (the newest)"""
+    progress: bool = True
+    """show a progress bar (--no-progress: none)"""
+    coordinator: str | None = None
+    """HOST:PORT of process 0 for a run over several processes (jax.distributed); None: one process, or
+    what a cluster scheduler (SLURM, Open MPI) sets"""
+    num_processes: int | None = None
+    """processes in a run over several processes (with --coordinator)"""
+    process_id: int | None = None
+    """this process's index in [0, num_processes) (with --coordinator)"""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainFlags(RunFlags):
     """The flags every training command takes."""
 
     seed: int = 0
     """training seed (``jax.random.key(seed)``)"""
-    checkpoint_every: int = 0
-    """also checkpoint every N logged chunks (0: only the final checkpoint)"""
-    progress: bool = True
-    """show a progress bar (``--no-progress``: none)"""
 
 
 def overrides(*values: Any) -> dict[str, Any]:
@@ -54,7 +71,7 @@ def train(trainer: Any, flags: TrainFlags, out: str | Path, metadata: dict[str, 
 
     Args:
         trainer: a PPO or multi-agent PPO trainer (``loop.run``'s).
-        flags: the seed, the checkpoint period and the progress bar.
+        flags: the seed, the checkpoint interval and count, and the progress bar.
         out: directory for ``log.csv`` and the checkpoints (``out/final``).
         metadata: saved with each checkpoint (JSON).
         headline: the line printed before training.
@@ -67,13 +84,17 @@ def train(trainer: Any, flags: TrainFlags, out: str | Path, metadata: dict[str, 
         ValueError: ``flags.seed`` is not an int, or the trainer's config is invalid.
     """
     key = seed_key(flags.seed, "--seed")  # refused before anything prints
+    loop.check_checkpointing(flags.checkpoint_interval, flags.keep_checkpoints)
     print(headline)
     start = time.perf_counter()
-    runner, rows = loop.run(trainer, key, metadata=metadata, out_dir=out,
-                            checkpoint_every=flags.checkpoint_every, progress=flags.progress)
+    runner, rows = loop.run(trainer, key, metadata={**metadata, "seed": flags.seed}, out_dir=out,
+                            checkpoint_interval=flags.checkpoint_interval, keep_checkpoints=flags.keep_checkpoints,
+                            progress=flags.progress)
     wall = time.perf_counter() - start
-    print(f"trained in {wall:.1f} s wall ({rows[-1]['steps_per_s']:,.0f} {unit}/s after compiling); "
-          f"checkpoint: {Path(out) / 'final'}")
+    last = rows[-1]
+    print(f"{wall:.1f} s wall; the run: {last[trainer.step_unit]:,} {unit} in {last['wall_s']:.1f} s of training "
+          f"({last[trainer.step_unit] / last['wall_s']:,.0f} {unit}/s after compiling); "
+          f"checkpoint: {Path(out) / loop.FINAL}")
     return runner, rows, wall
 
 
@@ -96,12 +117,15 @@ def train_ppo(env_id: str, overrides: dict[str, Any], config: Any) -> tuple[Any,
     trainer = make_trainer(config.ppo, env, params)
     ppo = config.ppo
     headline = (f"training PPO on {env_id} with {overrides}: {ppo.num_updates * ppo.batch_size:,} env steps, "
-                f"{ppo.num_envs} envs, on {platform()}")
+                f"{ppo.num_envs} envs, on {platform(trainer.mesh.size)}")
     runner, rows, wall = train(trainer, config, config.out, {"env_id": env_id, "env_overrides": overrides},
                                headline, "env steps")
     return trained_policy(trainer, runner), rows, wall
 
 
-def platform() -> str:
-    """The platform JAX runs on (``cpu``, ``gpu``, ...)."""
-    return jax.devices()[0].platform
+def platform(devices: int | None = None) -> str:
+    """The platform JAX runs on and the devices used (``cpu``, ``4 gpu devices``, ...): ``devices``, or every device."""
+    count = jax.device_count() if devices is None else devices
+    name = jax.devices()[0].platform
+    where = name if count == 1 else f"{count} {name} devices"
+    return where if jax.process_count() == 1 else f"{where} in {jax.process_count()} processes"

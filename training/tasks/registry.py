@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "training.tasks.calibrate.command",
     "training.tasks.replay.command",
     "training.tasks.day.command",
+    "training.tasks.plot.command",
 )
 
 

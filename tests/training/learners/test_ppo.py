@@ -77,14 +77,14 @@ def test_chunked_loop_equals_single_jit_and_checkpoints_roundtrip(tmp_path):
     key = jax.random.key(3)
     full = jax.jit(trainer.train)(clone_keys(key))["runner"]  # the loop below replays the same key
     runner, rows = loop.run(trainer, key, metadata={"env_id": mm.ENV_ID, "env_overrides": {"phi": 0.01}}, out_dir=tmp_path,
-                            checkpoint_every=1, progress=False)
+                            checkpoint_interval=0, keep_checkpoints=2, progress=False)
     assert int(runner.update) == int(full.update) == SMALL.num_updates == 7
     for a, b in zip(jax.tree.leaves(runner.train_state.params), jax.tree.leaves(full.train_state.params)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     with open(tmp_path / "log.csv") as f:
         logged = list(csv.DictReader(f))
     assert [int(r["update"]) for r in logged] == [3, 6, 7] and len(rows) == 3
-    assert (tmp_path / "chunk_2" / "metadata.json").is_file()
+    assert sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir()) == [6, 7]  # every chunk, the last 2 kept
     env2, params2, policy, metadata = checkpoint.load(tmp_path / "final")
     assert metadata["env_overrides"] == {"phi": 0.01} and float(params2.phi) == 0.01
     obs, state = env2.reset(jax.random.key(0), params2)

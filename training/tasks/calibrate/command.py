@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import jax
 import numpy as np
 import tyro
 
@@ -19,18 +20,18 @@ from training.learners.calibration import METHODS
 from training.tasks.calibrate import plots
 from training.tasks.calibrate.run import Built, build, run, standard_error
 from training.tasks.calibrate.spec import load
-from training.tasks.common import platform
+from training.tasks.common import RunFlags, platform
 from training.tasks.registry import register
 
 DEFAULT_OUT = "runs/calibrate"
 
 
 @dataclasses.dataclass(frozen=True)
-class CalibrateConfig:
+class CalibrateConfig(RunFlags):
     """Calibrate the OTC market until the learned market hits a config's target statistics (the agents
     learn alongside); writes log.csv, checkpoints, report.json and plots."""
 
-    config: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="CONFIG")]
+    config: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="CONFIG")] = dataclasses.field(kw_only=True)
     """toy or eurusd (the shipped configs), or a path to a TOML file"""
     scale: Literal["small", "full"] = "small"
     """the config's size: small (a 2-core CPU, minutes) or full (a GPU)"""
@@ -44,10 +45,6 @@ class CalibrateConfig:
     """seeds per calibrator with --compare"""
     out: str | None = None
     """output folder; None: runs/calibrate/<config name>"""
-    checkpoint_every: int = 0
-    """also checkpoint every N logged chunks (0: only the final checkpoint)"""
-    progress: bool = True
-    """show a progress bar (--no-progress: none)"""
 
 
 def out_dir(config: CalibrateConfig) -> Path:
@@ -76,13 +73,17 @@ def single(config: CalibrateConfig, built: Built) -> None:
     seed_key(config.seed, "--seed")  # refused before anything prints
     folder = out_dir(config)
     print(f"calibrating {built.spec.source} with {built.calibrator.config.method} at scale {built.scale}: "
-          f"{built.iterations} outer iterations, {built.env_steps:,} env steps, on {platform()}")
-    report, rows, _ = run(built, config.seed, folder, config.progress, config.checkpoint_every)
+          f"{built.iterations} outer iterations, {built.env_steps:,} env steps, "
+          f"on {platform(built.calibrator.trainer.mesh.size)}")
+    report, rows, _ = run(built, config.seed, folder, config)
     write_outputs(built, report, rows, folder)
 
 
 def write_outputs(built: Built, report: dict[str, Any], rows: list[dict[str, float]], folder: Path) -> None:
-    """Print the report and write ``report.md``, ``calibration.png`` and (with profiles) ``profiles.png``."""
+    """Print the report and write ``report.md``, ``calibration.png`` and (with profiles) ``profiles.png``
+    (process 0 of a multi-process run only)."""
+    if jax.process_index():
+        return
     text = format_report(report)
     (folder / "report.md").write_text(text + "\n")
     print(text)
@@ -119,7 +120,7 @@ def compare(config: CalibrateConfig) -> None:
         for index in range(config.seeds):
             seed = config.seed + index
             print(f"{method}, seed {seed}: {built.env_steps:,} env steps")
-            report, rows, _ = run(built, seed, folder / method / f"seed_{seed}", config.progress)
+            report, rows, _ = run(built, seed, folder / method / f"seed_{seed}", config)
             write_outputs(built, report, rows, folder / method / f"seed_{seed}")
             results.setdefault(method, []).append(report)
             curves.setdefault(method, []).append((np.asarray([r["env_steps"] for r in rows]),
@@ -140,6 +141,8 @@ def compare(config: CalibrateConfig) -> None:
     targets = [t["target"] for t in results[METHODS[0]][0]["targets"]][:8]
     lines.append("| target | 0 | " + " | ".join(f"{t:.4g}" for t in targets) + " | |")
     text = "\n".join(lines)
+    if jax.process_index():
+        return
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "comparison.md").write_text(text + "\n")
     (folder / "comparison.json").write_text(json.dumps({"summary": summary, "runs": results}, indent=2) + "\n")

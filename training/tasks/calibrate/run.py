@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmarket.core.keys import seed_key
+from jaxmarket.core.sharding import gather
 from jaxmarket.data import eurusd_statistics
 from jaxmarket.otc.metrics import HOUR_METRICS, parse_metric, select_metric
 from jaxmarket.otc.seasonality import HOURS_PER_DAY
@@ -29,6 +30,7 @@ from training.learners.calibration import Box, CalibrationConfig, CalibrationSta
 from training.learners.mappo import MAPPOConfig, make_trainer
 from training.tasks.calibrate import fields
 from training.tasks.calibrate.spec import DATA_METRICS, Spec, free_entries
+from training.tasks.common import RunFlags
 from training.tasks.otc import train as otc_train
 
 EVAL_SEED_OFFSET = 10_000  # the evaluation key's seed: the run's seed plus this
@@ -187,9 +189,10 @@ def report(built: Built, evaluation: dict[str, Any], env_steps: int, wall_s: flo
     }
 
 
-def run(built: Built, seed: int = 0, out: str | Path | None = None, progress: bool = True,
-        checkpoint_every: int = 0) -> tuple[dict[str, Any], list[dict[str, float]], CalibrationState]:
-    """Calibrate, evaluate on fresh episodes and (with ``out``) write ``log.csv``, ``final/`` and ``report.json``.
+def run(built: Built, seed: int = 0, out: str | Path | None = None, flags: RunFlags | None = None
+        ) -> tuple[dict[str, Any], list[dict[str, float]], CalibrationState]:
+    """Calibrate, evaluate on fresh episodes and (with ``out``) write ``log.csv``, ``final/`` and ``report.json``
+    (``loop.run``: resumable checkpoints in ``out/checkpoints``, as ``flags`` say; default ``RunFlags()``).
 
     Returns:
       ``(report, log rows, final state)``.
@@ -201,12 +204,14 @@ def run(built: Built, seed: int = 0, out: str | Path | None = None, progress: bo
     start = time.perf_counter()
     metadata = {"calibration": built.spec.source, "scale": built.scale, "env_id": otc_train.ENV_ID,
                 "preset": built.spec.preset, "roles": built.spec.roles}
-    state, rows = loop.run(built.calibrator, key, metadata=metadata, out_dir=out, progress=progress,
-                           checkpoint_every=checkpoint_every)
+    flags = RunFlags() if flags is None else flags
+    state, rows = loop.run(built.calibrator, key, metadata={**metadata, "seed": seed}, out_dir=out,
+                           progress=flags.progress, checkpoint_interval=flags.checkpoint_interval,
+                           keep_checkpoints=flags.keep_checkpoints)
     wall = time.perf_counter() - start
     evaluate = jax.jit(built.calibrator.evaluate, static_argnums=2)
-    evaluation = jax.device_get(evaluate(state, seed_key(seed + EVAL_SEED_OFFSET, "--seed"), built.eval_episodes))
+    evaluation = gather(evaluate(state, seed_key(seed + EVAL_SEED_OFFSET, "--seed"), built.eval_episodes))
     result = report(built, evaluation, built.env_steps, wall, seed)
-    if out is not None:
+    if out is not None and jax.process_index() == 0:
         (Path(out) / "report.json").write_text(json.dumps(result, indent=2) + "\n")
     return result, rows, state

@@ -20,7 +20,8 @@ class TrainConfig(common.TrainFlags):
     the same evaluation episodes."""
 
     out: str = "runs/execution"
-    """directory for log.csv, the checkpoints and comparison.md"""
+    """run directory: log.csv, TensorBoard events, run.json, resumable checkpoints, the policy (OUT/final),
+    comparison.md"""
     episodes: int = ex.EVAL_EPISODES
     """evaluation episodes per policy"""
     eval_seed: int = 1

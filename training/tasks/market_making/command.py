@@ -36,7 +36,8 @@ class TrainConfig(common.TrainFlags):
     """Train PPO on MarketMaking-AS-v0 under the Cartea–Jaimungal criterion and checkpoint it."""
 
     out: str = "runs/market-making"
-    """directory for log.csv and the checkpoints (OUT/final)"""
+    """run directory: log.csv, TensorBoard events, run.json, resumable checkpoints (OUT/checkpoints) and the
+    policy (OUT/final)"""
     ppo: PPOConfig = dataclasses.field(default_factory=lambda: mm.PPO_CONFIG)
     """PPO hyperparameters (default: the task's tuned preset)"""
     env: MarketMakingParams = dataclasses.field(default_factory=criterion_params)
@@ -49,7 +50,7 @@ class DemoConfig(TrainConfig):
     Avellaneda–Stoikov policies, and plot learned versus optimal quotes."""
 
     out: str = "runs/demo"
-    """directory for log.csv, the checkpoints, comparison.md/.json and quotes.png"""
+    """run directory: the training run's files (see train market-making), comparison.md/.json and quotes.png"""
     episodes: int = DEFAULT_EPISODES
     """evaluation episodes per policy"""
     eval_seed: int = 1

@@ -37,7 +37,8 @@ class TrainConfig(common.TrainFlags):
     the heuristic dealers on the same types and seeds."""
 
     out: str = "runs/otc"
-    """directory for log.csv, the checkpoints and evaluation.md"""
+    """run directory: log.csv, TensorBoard events, run.json, resumable checkpoints, the policies (OUT/final),
+    evaluation.md"""
     episodes: int = otc_evaluate.DEFAULT_EPISODES
     """evaluation episodes"""
     eval_seed: int = 1
@@ -92,7 +93,8 @@ def run_train(config: TrainConfig) -> None:
     ppo, env = trainer.config, trainer.env
     headline = (f"training {', '.join(trainer.learned)} on {otc_train.ENV_ID} (preset {config.preset!r}, "
                 f"{env.num_agents}, {env.config.n_flow} flow clients, roles {roles}): "
-                f"{ppo.num_updates * ppo.batch_size:,} rounds, {ppo.num_envs} envs, on {common.platform()}")
+                f"{ppo.num_updates * ppo.batch_size:,} rounds, {ppo.num_envs} envs, "
+                f"on {common.platform(trainer.mesh.size)}")
     runner, rows, wall = common.train(trainer, config, config.out, otc_train.metadata(config.preset, overrides, roles),
                                       headline, "agent-steps")
     sweep = otc_evaluate.sweep(trainer, trained_policy(trainer, runner), {}, config.episodes, config.eval_seed)

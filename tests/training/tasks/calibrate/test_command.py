@@ -13,6 +13,7 @@ import pytest
 from training.cli import main
 from training.tasks.calibrate.command import write_outputs
 from training.tasks.calibrate.run import build, covered_hours, run
+from training.tasks.common import RunFlags
 from training.tasks.otc import train as otc_train
 from training.tasks.calibrate.spec import load, parse, resolve
 
@@ -40,7 +41,7 @@ def test_toy_calibration_moves_toward_its_targets(tmp_path: Path) -> None:
     config = tiny_toy(tmp_path, iterations=40)
     out = tmp_path / "out"
     built = build(load(str(config)), "small")
-    report, rows, state = run(built, seed=0, out=out, progress=False)
+    report, rows, state = run(built, seed=0, out=out, flags=RunFlags(progress=False))
     write_outputs(built, report, rows, out)
     assert {"targets", "theta", "env_steps", "loss", "profile_correlation"} <= set(report)
     assert report["env_steps"] == 40 * 32 * 32 * 2 == rows[-1]["env_steps"]

@@ -2,6 +2,8 @@
 of the experiments (``training.tasks.otc.experiments``): one market trained for the LP claims, one for the
 clients. Run with ``--dist loadgroup`` so each market trains once."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -27,21 +29,39 @@ def test_an_experiment_takes_its_config_from_flags():
     assert error.value.code == 2
 
 
-@pytest.fixture(scope="module")
-def market():
+# Each market is trained once per worker process: pytest-xdist may tear a module-scoped fixture down
+# between two tests of its group (when a worker's queue runs dry) and set it up again, so the trained
+# markets are cached here rather than by the fixture's scope.
+@functools.cache
+def _lp_market():
     return train_market(LP_ROUNDS, seed=0, progress=False, num_envs=256)
 
 
-@pytest.fixture(scope="module")
-def client_market():
+@functools.cache
+def _client_market():
     return train_market(CLIENT_ROUNDS, seed=0, progress=False, num_envs=256, preset=clients.PRESET,
                         roles={"lp": clients.LP_ROLE})
 
 
-@pytest.fixture(scope="module")
-def schedule_market():
+@functools.cache
+def _schedule_market():
     return train_market(SCHEDULE_ROUNDS, seed=0, progress=False, num_envs=256, preset=clients.SCHEDULE_PRESET,
                         roles={"lp": clients.LP_ROLE})
+
+
+@pytest.fixture
+def market():
+    return _lp_market()
+
+
+@pytest.fixture
+def client_market():
+    return _client_market()
+
+
+@pytest.fixture
+def schedule_market():
+    return _schedule_market()
 
 
 @MARKET
