@@ -216,14 +216,14 @@ def scaling_rows(devices: int, sizes: Sizes, workloads: Sequence[str] = WORKLOAD
             process: its parent adds it).
 
     Returns:
-        One row per workload: ``what``, ``devices``, ``num_envs``, the work per timed call, the rate
+        One row per workload: ``what``, ``workload``, ``devices``, ``num_envs``, the work per timed call, the rate
         (``env_steps_per_s``, or ``agent_steps_per_s`` and ``rounds_per_s`` for multi-agent PPO),
         ``overhead`` (if known), ``device`` and ``date``.
     """
     rows = []
 
     def emit(name: str, **fields: Any) -> None:
-        fields = {"what": WHAT[name], **fields}
+        fields = {"what": WHAT[name], "workload": name, **fields}  # the workload names the row in the suite's table
         if one_device is not None and devices == 1:
             one_device[name] = fields
         rows.append(report(**with_overhead(fields, one_device or {})))
@@ -431,9 +431,11 @@ def long_runs(sizes: Sizes, chunk_s: float, interval_s: float, pairs: int) -> tu
 # driver
 
 
-def summary(scaling: list[dict], checkpoint: tuple[dict, dict] | None, long: tuple[dict, dict] | None) -> str:
-    """The plain-text summary: each rate's ratio to 1 device and the targets, the checkpoint costs."""
-    lines = ["", "summary:"]
+def summary(scaling: list[dict], checkpoint: tuple[dict, dict] | None, long: tuple[dict, dict] | None,
+            smoke: bool = False) -> str:
+    """The plain-text summary: each rate's ratio to 1 device and the targets, the checkpoint costs
+    (``smoke``: said to measure nothing)."""
+    lines = ["", "summary (smoke sizes: these figures measure nothing):" if smoke else "summary:"]
     one = {r["what"]: r for r in scaling if r["devices"] == 1}
     for row in scaling:
         name = WORKLOAD_OF[row["what"]]
@@ -541,7 +543,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if error:
                     failures.append(error)
     checkpoint = long = None
-    if not args.no_checkpoint:
+    if not args.no_checkpoint and time.perf_counter() >= deadline:
+        failures.append("checkpoint cost: skipped, no budget left")
+    elif not args.no_checkpoint:
         demo = SMOKE_SIZES if args.smoke else CPU_SIZES  # the demo's PPO sizes, not --ppo-envs
         checkpoint = checkpoint_cost(demo, args.checkpoint_chunks, args.checkpoint_repeats)
         interval = SMOKE_CHECKPOINT_INTERVAL_S if args.smoke else loop.CHECKPOINT_INTERVAL_S
@@ -551,7 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 long = long_runs(demo, checkpoint[1]["chunk_s"], interval, args.long_pairs)
             else:
                 failures.append(f"direct checkpoint comparison: skipped, needs about {estimate:.0f} s")
-    print(summary(scaling, checkpoint, long), flush=True)
+    print(summary(scaling, checkpoint, long, args.smoke), flush=True)
     for failure in failures:
         print(f"not run: {failure}", file=sys.stderr, flush=True)
     return 1 if failures else 0
