@@ -119,7 +119,8 @@ def run(
     chunk = jax.jit(trainer.chunk).lower(runner).compile()  # compiled first: the log times training only
     unit = trainer.step_unit
     rows = read_log(out / LOG, done_updates, unit) if out is not None and done_updates else []
-    log = _Log(out, unit, trainer.log_fields, rows, done_updates * trainer.steps_per_update) if primary else None
+    log = (_Log(out, unit, trainer.log_fields, rows, done_updates * trainer.steps_per_update)
+           if primary and out is not None else None)
     total_steps = config.num_updates * trainer.steps_per_update
     bar = tqdm(total=total_steps, initial=done_updates * trainer.steps_per_update, unit="step", unit_scale=True,
                disable=not (progress and primary))
@@ -327,16 +328,13 @@ def read_log(path: Path, last_update: int, unit: str) -> list[dict[str, float]]:
 
 
 class _Log:
-    """``log.csv`` and the TensorBoard event files of a run directory (nothing when ``out`` is None)."""
+    """``log.csv`` and the TensorBoard event files of a run directory."""
 
-    def __init__(self, out: Path | None, unit: str, fields: tuple[str, ...], rows: list[dict[str, float]],
+    def __init__(self, out: Path, unit: str, fields: tuple[str, ...], rows: list[dict[str, float]],
                  steps: int) -> None:
-        self.unit = unit
-        self.file = self.csv = self.events = None
-        if out is None:
-            return
         from tensorboardX import SummaryWriter
 
+        self.unit = unit
         self.file = open(out / LOG, "w", newline="")  # noqa: SIM115 - closed by close()
         self.csv = csv.DictWriter(self.file, ("update", unit, "wall_s", "steps_per_s", *fields))
         self.csv.writeheader()
@@ -347,8 +345,6 @@ class _Log:
         self.events = SummaryWriter(str(out), purge_step=steps + 1 if steps else None)
 
     def write(self, row: dict[str, float]) -> None:
-        if self.csv is None:
-            return
         self.csv.writerow(row)
         self.file.flush()
         step = int(row[self.unit])
@@ -358,6 +354,5 @@ class _Log:
         self.events.flush()
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.events.close()
+        self.file.close()
+        self.events.close()
