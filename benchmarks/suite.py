@@ -5,9 +5,10 @@ markdown table. ``benchmarks/gpu_suite.sh`` is the command; this is its driver.
     python -m benchmarks.suite [--smoke] [--out runs/gpu_suite] [--only lob env ...]
 
 The suite runs, in this order: the order book (``lob``), the market-making env beside CartPole
-(``env``), the background market and the ABIDES-Gym envs (``market``), the OTC market at 4 LPs / 16
-clients (``otc``) and at 10 LPs / 100 clients (``otc_10x100``), PPO training (``ppo``), multi-agent
-PPO training (``mappo``), the calibration loop beside plain training (``calibration``) and the env
+(``env``), the gymnasium adapters beside the JAX env and gymnasium's CartPole (``interop``), the
+background market and the ABIDES-Gym envs (``market``), the OTC market at 4 LPs / 16 clients
+(``otc``) and at 10 LPs / 100 clients (``otc_10x100``), PPO training (``ppo``), multi-agent PPO
+training (``mappo``), the calibration loop beside plain training (``calibration``) and the env
 axis split across devices with the cost of resumable checkpoints (``sharding``). Each is
 ``python -m benchmarks.<name>_throughput`` with the arguments in :data:`SUITE`, in its own process,
 one after the other, each with its own time budget: a crash, an out-of-memory error or a budget
@@ -82,18 +83,25 @@ class Benchmark:
 # "GPU suite" section for the reasoning; no GPU run has measured them yet). Smoke sizes: the
 # smallest each script accepts, as few compiles as cover each script (the market times one of its
 # two envs; otc times both market sizes, so otc_10x100 is skipped; sharding's --smoke is its own
-# tiny preset, on 1 and 2 forced CPU devices). The sharding benchmark's 50 s came out of ppo's and
-# mappo's budgets (100 s each before), so the total stays at 480 s.
+# tiny preset, on 1 and 2 forced CPU devices; interop's --smoke is its own: MarketMaking-AS-v0 at 1
+# and 4 envs). The sharding benchmark's 50 s came out of ppo's and mappo's budgets (100 s each
+# before), and the interop benchmark's 30 s out of lob's, env's and otc's (70, 40 and 55 s before),
+# so the total stays at 480 s.
 SUITE: tuple[Benchmark, ...] = (
     Benchmark("lob", "benchmarks.lob_throughput",
               ("--batches", "65536", "262144", "--capacities", "64", "256", "--capacity-books", "65536",
                "--messages", "50000000"),
               ("--batches", "4", "--capacities", "--messages", "80", "--no-cartpole"),
-              budget_s=70),
+              budget_s=60),
     Benchmark("env", "benchmarks.env_throughput",
               ("--batches", "4096", "65536", "262144", "--steps", "1000"),
               ("--batches", "4", "--steps", "10", "--no-cartpole"),
-              budget_s=40),
+              budget_s=30),
+    Benchmark("interop", "benchmarks.interop_throughput",
+              ("--batches", "1", "64", "4096", "65536", "--envs", "MarketMaking-AS-v0", "--steps", "500",
+               "--max-env-steps", "4000000"),
+              ("--smoke",),
+              budget_s=30),
     Benchmark("market", "benchmarks.market_throughput",
               ("--batches", "4096", "32768", "--steps", "10", "--days"),
               ("--batches", "2", "--steps", "2", "--envs", "Execution-v0"),
@@ -101,7 +109,7 @@ SUITE: tuple[Benchmark, ...] = (
     Benchmark("otc", "benchmarks.otc_throughput",
               ("--batches", "65536", "262144", "1048576", "--sizes", "4x16", "--modes", "vec"),
               ("--batches", "2", "--steps", "4", "--sizes", "4x16", "10x100", "--modes", "vec", "--no-cartpole"),
-              budget_s=55),
+              budget_s=45),
     Benchmark("otc_10x100", "benchmarks.otc_throughput",
               ("--batches", "65536", "--sizes", "10x100", "--modes", "vec", "--no-cartpole"),
               None,

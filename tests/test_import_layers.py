@@ -1,5 +1,5 @@
 """The import graph of ``jaxmarket`` and ``training``: no cycles, and every import runs down the
-layers (``core`` ← ``lob`` ← ``background``, ``data``; ``otc`` ← ``envs`` ← ``baselines`` ←
+layers (``core`` ← ``lob`` ← ``background``, ``data``; ``otc`` ← ``envs`` ← ``baselines``, ``interop`` ←
 ``training.learners`` ← ``training.tasks`` ← ``training.cli``), imports inside functions included.
 
 The graph is read from the source with ``ast`` (nothing is imported): an edge runs from a module
@@ -27,6 +27,7 @@ LAYERS = {
     "jaxmarket.otc": 2,
     "jaxmarket.envs": 3,
     "jaxmarket.baselines": 4,
+    "jaxmarket.interop": 4,
     "jaxmarket": 5,  # the package root re-exports the public API
     "training.learners": 6,
     "training.plotting": 6,

@@ -1,7 +1,10 @@
 """The environment registry: ``make(env_id, **overrides) -> (env, params)``.
 
 Every jaxmarket environment is also registered with gymnax, so ``gymnax.make(env_id, ...)`` gives
-the same pair. ``overrides`` are the environment's constructor arguments (static configuration)
+the same pair, and every single-agent one with gymnasium, so ``gymnasium.make(env_id, ...)`` and
+``gymnasium.make_vec(env_id, num_envs, vectorization_mode="vector_entry_point")`` give it behind
+the adapters of ``jaxmarket.interop`` (named by gymnasium's string entry points, which it imports
+when it builds the env). ``overrides`` are the environment's constructor arguments (static configuration)
 and fields of its parameter dataclass (numeric, traced settings).
 """
 
@@ -10,18 +13,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import gymnasium
 import gymnax
 
+from jaxmarket.core.multi_agent import MultiAgentEnv
+
 EnvFactory = Callable[..., Any]
+
+GYMNASIUM_ENTRY_POINT = "jaxmarket.interop.gymnasium_env:make_env"
+GYMNASIUM_VECTOR_ENTRY_POINT = "jaxmarket.interop.gymnasium_vector:make_vector_env"
 
 _REGISTRY: dict[str, EnvFactory] = {}
 
 
 def register(env_id: str, factory: EnvFactory) -> None:
-    """Register an environment under ``env_id`` here and in gymnax.
+    """Register an environment under ``env_id`` here, in gymnax and, unless ``factory`` is a
+    ``MultiAgentEnv`` class, in gymnasium.
 
     Args:
-      env_id: the id, conventionally ``"jaxmarket/Name-vN"``.
+      env_id: the id, conventionally ``"jaxmarket/Name-vN"`` (gymnasium's ``namespace/Name-vN``).
       factory: ``factory(**overrides) -> env``, usually the env class.
 
     Raises:
@@ -32,6 +42,10 @@ def register(env_id: str, factory: EnvFactory) -> None:
     _REGISTRY[env_id] = factory
     if env_id not in gymnax.registered_envs:
         gymnax.registration.register(env_id, factory)
+    multi_agent = isinstance(factory, type) and issubclass(factory, MultiAgentEnv)
+    if not multi_agent and env_id not in gymnasium.registry:
+        gymnasium.register(env_id, entry_point=GYMNASIUM_ENTRY_POINT, vector_entry_point=GYMNASIUM_VECTOR_ENTRY_POINT,
+                           kwargs={"env_id": env_id})
 
 
 def registered() -> list[str]:

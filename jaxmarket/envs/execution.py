@@ -313,7 +313,9 @@ def _market_order(book: Book, order_id: jax.Array, owner: int, state: ExecutionS
 def _limit_order(book: Book, new_id: jax.Array, owner: int, state: ExecutionState, is_limit: jax.Array,
                  side: jax.Array, sign: jax.Array, params: ExecutionParams, order_id: jax.Array,
                  order_qty: jax.Array) -> tuple[Book, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Action 1: a limit order at the near touch; it does not cross, so it rests whole. Returns the
+    """Action 1: a limit order at the near touch, which rests whole; where its own side of the book
+    is empty it goes at the last trade price and may cross, filling at the resting orders' prices.
+    Returns the
     book, the shares filled, their cost (float32 cents), and the resting order's id, quantity and
     price (int32 ticks)."""
     entry, half = state.entry_tick, state.entry_half

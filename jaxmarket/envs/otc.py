@@ -9,11 +9,13 @@ steps), so a learner credits a family's last action with the rewards up to its n
 
 Actions, per agent (a family's array has a leading agent axis):
   lp: float32 (n_tiers + 2,): spread multiplier per tier in [eps_min, eps_max], skew in
-      [-skew_max, skew_max], hedge fraction in [0, 1]; out-of-range values are clipped, a
-      non-finite one means widest spread, no skew, no hedge; both are counted as invalid.
+      [-skew_max, skew_max], hedge fraction in [0, 1]; out-of-range values are clipped; a
+      non-finite entry is replaced by its own safe value (a multiplier by eps_max, the skew by 0,
+      the hedge fraction by 0); both are counted as invalid.
   lt: int code in [0, 2 n_lps + 3): 0 no trade; 1 + 2j + s trade with LP j; 1 + 2 n_lps + s on
       the ECN (s = 0 buy, 1 sell). Out-of-range codes or unconnected LPs mean no trade (counted).
-Observations: ``jaxmarket.otc.observations``. Rewards: ``jaxmarket.otc.rewards`` (bp-units).
+Observations: ``jaxmarket.otc.observations``. Rewards: ``jaxmarket.otc.rewards`` (bp-units; a
+client's schedule term is in units of the base currency).
 ``info["settled"]`` says whether the step settled a round; ``info["trades"]`` then holds the
 round's trades (``jaxmarket.otc.market.settle``: venue, side, size, hedge, share...);
 ``info["metrics"]`` the episode's metrics so far (``jaxmarket.otc.metrics.episode_metrics``), at an
@@ -89,7 +91,8 @@ class OTC(MultiAgentEnv):
         - ``"lt"``: int (n_lts,) codes in ``[0, 2 n_lps + 3)``: 0 no trade, ``1 + 2j + s`` LP ``j``,
           ``1 + 2 n_lps + s`` the ECN (``s`` = 0 buy, 1 sell).
     - reward: dict keyed by family, float32 (n_lps,) and (n_lts,), in bp-units of the opening
-      price (``jaxmarket.otc.rewards``); non-zero only on the step that settles a round.
+      price, except a client's schedule term, in units of the base currency
+      (``jaxmarket.otc.rewards``); non-zero only on the step that settles a round.
     - terminated: dict keyed by family, bool (n_agents,), True after ``n_rounds`` rounds.
     - state: ``jaxmarket.otc.market.OTCState`` (``lp_*`` per LP, ``client_*`` per client, RL and
       flow, ``lt_*`` per RL client; see its docstring).

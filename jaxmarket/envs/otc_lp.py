@@ -68,8 +68,9 @@ class OTCLP(Environment):
     - observation: float32 (8 + 5,): the LP observation of ``jaxmarket.otc.observations``
       (``LP_FEATURES``, then the agent's type ``LP_TYPE_FIELDS``).
     - action: float32 (n_tiers + 2,): spread multiplier per tier in ``[eps_min, eps_max]``, skew in
-      ``[-skew_max, skew_max]``, hedge fraction in ``[0, 1]``; out-of-range entries are clipped, a
-      non-finite one means widest spread, no skew, no hedge (counted in ``n_invalid_lp``).
+      ``[-skew_max, skew_max]``, hedge fraction in ``[0, 1]``; out-of-range entries are clipped; a
+      non-finite entry is replaced by its own safe value (a multiplier by ``eps_max``, the skew by 0,
+      the hedge fraction by 0), each counted in ``n_invalid_lp``.
     - reward: float32 scalar, the agent's LP reward in bp-units (``jaxmarket.otc.rewards``).
     - done: bool scalar, True after ``n_rounds`` rounds (never truncated).
     - info: ``"inventory"`` (units) and ``"share"`` (of last round's client volume) of the agent.

@@ -113,9 +113,8 @@ def apply(book: Book, msg: Message) -> tuple[Book, Result]:
         ``(book.max_fills,)`` fill arrays. An invalid message leaves the book unchanged, and its
         status (``result.status``, not ``OK``) is counted in ``book.status_counts``.
 
-    Raises:
-        Nothing inside ``jit``: invalid messages are rejected with a status. Outside, building
-        ``msg`` may raise (see ``Message``).
+    Nothing is raised inside ``jit``: an invalid message is rejected with a status. Outside,
+    building ``msg`` may raise ``ValueError`` (see ``Message``).
     """
     msg = as_int32(msg)  # no operation for int32 fields
     grid = _grid(book)
@@ -620,7 +619,6 @@ def apply_many(book: Book, msgs: Message) -> tuple[Book, Result]:
         ``(book, results)``: the book after the last message, and the ``Result`` of every message
         stacked along a leading ``T`` axis (int32 ``(T,)`` and ``(T, book.max_fills)``).
 
-    Raises:
-        Nothing inside (see ``apply``).
+    Nothing is raised inside ``jit`` (see ``apply``).
     """
     return jax.lax.scan(apply, book, msgs)

@@ -142,7 +142,7 @@ class OTCParams:
     Attributes:
       n_rounds: rounds per episode, >= 1 (96: a day of 15-minute rounds).
       price0: opening GBM price, in ``[PRICE_MIN, PRICE_MAX]``.
-      annual_vol: GBM volatility per year, >= 0.
+      annual_vol: GBM annualised volatility (per √year), >= 0.
       rounds_per_year: rounds in a year (> 0), which scales ``annual_vol`` to a round.
       impact: permanent impact, the log-price change per unit of net ECN volume (GBM only).
       series: (L,) reference prices to replay with ``reference="replay"``, ``L >= n_rounds + 1``.
@@ -174,7 +174,7 @@ class OTCParams:
 
     n_rounds: int = 96  # rounds per episode (a day of 15-minute rounds)
     price0: float = 1.1  # opening GBM price
-    annual_vol: float = 0.10  # GBM volatility per year
+    annual_vol: float = 0.10  # GBM annualised volatility (per √year)
     rounds_per_year: float = 252.0 * 96.0
     impact: float = 0.0  # permanent impact: log-price change per unit of net ECN volume
     series: Any = None  # (L,) reference prices to replay (reference="replay"), L >= n_rounds + 1
@@ -448,7 +448,8 @@ def sanitize_lp_action(
     """Split (n_lps, n_tiers + 2) LP actions into tier multipliers, skews and hedge fractions.
 
     Values are clipped to ``[eps_min, eps_max]``, ``[-skew_max, skew_max]`` and ``[0, 1]``; a
-    non-finite entry means the widest spread, no skew and no hedge.
+    non-finite entry is replaced by its own safe value: a tier multiplier by ``eps_max`` (the
+    widest spread), the skew by 0, the hedge fraction by 0.
 
     Returns:
       ``(tier_eps (n_lps, n_tiers), skew (n_lps,), hedge (n_lps,))`` float32, and the int32 number
