@@ -35,17 +35,32 @@ def register(env_id: str, factory: EnvFactory) -> None:
       factory: ``factory(**overrides) -> env``, usually the env class.
 
     Raises:
-      ValueError: ``env_id`` is already registered.
+      ValueError: ``env_id`` is already registered, or (a single-agent env) is not a gymnasium id
+        or is taken by another gymnasium env; nothing is registered then.
     """
     if env_id in _REGISTRY:
         raise ValueError(f"env_id = {env_id!r} is already registered")
+    in_gymnasium = not (isinstance(factory, type) and issubclass(factory, MultiAgentEnv))
+    if in_gymnasium:
+        check_gymnasium_id(env_id)
     _REGISTRY[env_id] = factory
     if env_id not in gymnax.registered_envs:
         gymnax.registration.register(env_id, factory)
-    multi_agent = isinstance(factory, type) and issubclass(factory, MultiAgentEnv)
-    if not multi_agent and env_id not in gymnasium.registry:
+    if in_gymnasium and env_id not in gymnasium.registry:
         gymnasium.register(env_id, entry_point=GYMNASIUM_ENTRY_POINT, vector_entry_point=GYMNASIUM_VECTOR_ENTRY_POINT,
                            kwargs={"env_id": env_id})
+
+
+def check_gymnasium_id(env_id: str) -> None:
+    """Raise ``ValueError`` unless ``env_id`` parses as a gymnasium id (``[namespace/]Name[-vN]``)
+    that no other gymnasium env holds (this registry's own earlier registration is allowed)."""
+    try:
+        gymnasium.envs.registration.parse_env_id(env_id)
+    except gymnasium.error.Error as error:
+        raise ValueError(f"env_id = {env_id!r} is not a gymnasium id such as 'jaxmarket/Name-v0': {error}") from None
+    spec = gymnasium.registry.get(env_id)
+    if spec is not None and spec.entry_point != GYMNASIUM_ENTRY_POINT:
+        raise ValueError(f"env_id = {env_id!r} is already a gymnasium env ({spec.entry_point}): choose another id")
 
 
 def registered() -> list[str]:

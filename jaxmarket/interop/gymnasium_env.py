@@ -9,8 +9,8 @@ Keys: ``reset(seed=s)`` starts the adapter's key at ``jax.random.key(s)`` (``res
 seed continues it; the first draws a seed from gymnasium's ``np_random``). Every ``reset`` and
 ``step`` splits it as ``key, sub = jax.random.split(key)`` and hands ``sub`` to the JAX env, so
 the adapter returns exactly what ``env.reset(sub, params)`` and ``env.step(sub, ...)`` return,
-with the episode's last observation (``info["final_observation"]``) where the JAX env has already
-reset. It steps through ``env.step`` itself, the same compiled program, so the numbers are bitwise
+with the episode's last observation (the JAX env's ``info["final_observation"]``) where the JAX env
+has already reset. It steps through ``env.step`` itself, the same compiled program, so the numbers are bitwise
 the JAX env's.
 """
 
@@ -38,11 +38,20 @@ def resolve(env: Any, params: Any) -> tuple[Any, Any]:
     to the env's ``default_params``.
 
     Raises:
-      ValueError: an unregistered id (naming the registered ones).
+      ValueError: an unregistered id (naming the registered ones), ``jm.make``'s ``(env, params)``
+        pair passed as one argument, or ``params`` of another type than the env's ``default_params``.
     """
+    if isinstance(env, tuple):
+        raise ValueError("env is a tuple: pass jm.make's pair unpacked, e.g. to_gymnasium(*jm.make(env_id))")
     if isinstance(env, str):
         env, default = make(env)
-        return env, default if params is None else params
+    else:
+        default = getattr(env, "default_params", None)
+    if params is None:
+        return env, default
+    if default is not None and type(params) is not type(default):
+        raise ValueError(f"params is a {type(params).__name__}: expected the env's {type(default).__name__} "
+                         f"(env.default_params, or jm.make(env_id, **overrides)[1])")
     return env, params
 
 
@@ -56,6 +65,16 @@ def check_single_agent(env: Any) -> None:
                          "use jaxmarket.interop.to_pettingzoo for it")
     raise ValueError(f"env = {type(env).__name__} is not a jaxmarket single-agent Environment "
                      f"(one of jaxmarket.registered() built by jm.make, or an Environment subclass)")
+
+
+def checked_seed(seed: Any) -> tuple[int, jax.Array]:
+    """A user's seed as ``(int(seed), jax.random.key(seed))``, checked before any state changes.
+
+    Raises:
+      ValueError: not an integer in ``[0, MAX_SEED]`` (numpy integers are taken).
+    """
+    key = seed_key(seed)
+    return int(seed), key
 
 
 def first_seed(np_random: np.random.Generator) -> int:
@@ -120,7 +139,7 @@ class GymnasiumEnv(gymnasium.Env):
         """
         del options
         if seed is not None:
-            self._key = seed_key(seed)
+            seed, self._key = checked_seed(seed)
         super().reset(seed=seed)
         if self._key is None:
             self._key = seed_key(first_seed(self.np_random))

@@ -9,7 +9,10 @@ in one jitted, vmapped call (``jaxmarket.core.VecEnv``) instead of one Python ca
 Autoreset is gymnasium's same-step mode (``metadata["autoreset_mode"] = AutoresetMode.SAME_STEP``):
 a copy whose episode ends returns the first observation of its next episode, and its last one in
 ``info["final_obs"]`` (an object array, None for the other copies; ``info["_final_obs"]`` is the
-mask), as gymnasium's ``SyncVectorEnv`` does in that mode. Keys: as ``GymnasiumEnv`` (one key for
+mask) and the step's info entries in ``info["final_info"]`` (masked by ``"_final_info"``), as
+gymnasium's ``SyncVectorEnv`` does in that mode. gymnasium's vector wrappers that need next-step
+autoreset (the observation wrappers) refuse it; the episode-statistics, reward and action wrappers
+work. Keys: as ``GymnasiumEnv`` (one key for
 the batch; ``VecEnv`` splits it over the copies), so the adapter returns exactly what
 ``VecEnv.reset`` and ``VecEnv.step`` return for the same keys and actions.
 """
@@ -24,22 +27,21 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from jaxmarket.core.keys import seed_key
 from jaxmarket.core.registry import make
 from jaxmarket.core.validation import check_int
 from jaxmarket.core.vec_env import VecEnv
-from jaxmarket.interop.gymnasium_env import ADAPTER_INFO, check_single_agent, first_seed, resolve
+from jaxmarket.interop.gymnasium_env import ADAPTER_INFO, check_single_agent, checked_seed, first_seed, resolve
 from jaxmarket.interop.spaces import check_action, to_gymnasium_space
 
 
 
-def vector_info(info: dict, num_envs: int) -> dict:
-    """gymnasium's vector info layout for a batch that has every entry in every copy: each array
-    ``(num_envs, ...)`` beside an all-True mask ``"_" + name``, nested dicts alike."""
+def vector_info(info: dict, mask: np.ndarray) -> dict:
+    """gymnasium's vector info layout: each array ``(num_envs, ...)`` beside the bool mask
+    ``"_" + name`` of the copies it holds a value for, nested dicts alike."""
     out: dict = {}
     for name, value in info.items():
-        out[name] = vector_info(value, num_envs) if isinstance(value, dict) else value
-        out[f"_{name}"] = np.ones(num_envs, bool)
+        out[name] = vector_info(value, mask) if isinstance(value, dict) else value
+        out[f"_{name}"] = mask
     return out
 
 
@@ -52,7 +54,8 @@ class GymnasiumVectorEnv(gymnasium.vector.VectorEnv):
     a ``Box`` gains a leading ``num_envs`` axis, a ``Discrete`` becomes ``MultiDiscrete``).
     ``step`` returns numpy: observations ``(num_envs, *obs_shape)``, rewards float32
     ``(num_envs,)``, ``terminated`` and ``truncated`` bool ``(num_envs,)`` and the info described above
-    (plus the env's own info entries, each ``(num_envs,)`` with an all-True mask).
+    (plus the env's own info entries of the step, each ``(num_envs,)`` with an all-True mask: for a
+    copy that ended, its ended episode's).
 
     Args:
       env: a jaxmarket single-agent env, or a registered id.
@@ -71,6 +74,7 @@ class GymnasiumVectorEnv(gymnasium.vector.VectorEnv):
         env, params = resolve(env, params)
         check_single_agent(env)
         check_int("num_envs", num_envs, 1)
+        num_envs = int(num_envs)
         self.env = env
         self.params = env.checked_params(params)
         self.vec_env = VecEnv(env, num_envs, devices=devices)
@@ -106,7 +110,7 @@ class GymnasiumVectorEnv(gymnasium.vector.VectorEnv):
         if isinstance(seed, (list, tuple, np.ndarray)):
             raise ValueError(f"seed = {seed!r}: give one integer seed for the batch (the copies' keys are split from it)")
         if seed is not None:
-            self._key = seed_key(seed)
+            seed, self._key = checked_seed(seed)
             self._np_random, self._np_random_seed = gymnasium.utils.seeding.np_random(seed)
         if self._key is None:
             self._key = seed_key(first_seed(self.np_random))
@@ -136,8 +140,9 @@ class GymnasiumVectorEnv(gymnasium.vector.VectorEnv):
         final_obs = np.full(self.num_envs, None, dtype=object)
         for i in np.flatnonzero(ended):
             final_obs[i] = info["final_observation"][i]
-        infos = vector_info({k: v for k, v in info.items() if k not in ADAPTER_INFO}, self.num_envs)
-        infos.update(final_obs=final_obs, _final_obs=ended)
+        env_info = {k: v for k, v in info.items() if k not in ADAPTER_INFO}
+        infos = vector_info(env_info, np.ones(self.num_envs, bool))
+        infos.update(final_obs=final_obs, _final_obs=ended, final_info=vector_info(env_info, ended), _final_info=ended)
         return obs, reward, terminated, truncated, infos
 
 

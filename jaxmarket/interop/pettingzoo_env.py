@@ -30,7 +30,7 @@ from pettingzoo import ParallelEnv
 
 from jaxmarket.core.keys import seed_key
 from jaxmarket.core.multi_agent import MultiAgentEnv
-from jaxmarket.interop.gymnasium_env import first_seed, resolve
+from jaxmarket.interop.gymnasium_env import checked_seed, first_seed, resolve
 from jaxmarket.interop.spaces import check_action, to_gymnasium_space, zero_action
 
 
@@ -81,6 +81,8 @@ class PettingZooEnv(ParallelEnv):
         self._family = {a: f for f, names in self.members.items() for a in names}
         self._observation_spaces = self._per_agent(lambda f: to_gymnasium_space(env.observation_space(f, self.params)))
         self._action_spaces = self._per_agent(lambda f: to_gymnasium_space(env.action_space(f, self.params)))
+        zeros = {f: zero_action(to_gymnasium_space(env.action_space(f, self.params))) for f in env.families}
+        self._no_actions = {f: np.zeros((0, *z.shape), z.dtype) for f, z in zeros.items()}  # a family without agents
         self._key: jax.Array | None = None
         self._state: Any = None
         self._acting: dict[str, bool] = {}
@@ -145,7 +147,7 @@ class PettingZooEnv(ParallelEnv):
         """
         del options
         if seed is not None:
-            self._key = seed_key(seed)
+            seed, self._key = checked_seed(seed)
             self._np_random, _ = gymnasium.utils.seeding.np_random(seed)
         if self._key is None:
             self._np_random = self._np_random or gymnasium.utils.seeding.np_random()[0]
@@ -166,7 +168,8 @@ class PettingZooEnv(ParallelEnv):
             raise ValueError(f"actions lacks agents {missing}: the agents acting this phase are {self.acting_agents}")
         checked = {a: check_action(f"actions[{a!r}]", actions[a], self._action_spaces[a])
                    if a in actions else zero_action(self._action_spaces[a]) for a in self.possible_agents}
-        return {f: np.stack([checked[a] for a in names]) for f, names in self.members.items()}
+        return {f: np.stack([checked[a] for a in names]) if names else self._no_actions[f]
+                for f, names in self.members.items()}
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """One phase of the env's turn order.
@@ -194,6 +197,8 @@ class PettingZooEnv(ParallelEnv):
         truncations = {a: bool(v) for a, v in self._split(truncated).items()}
         if any(terminations.values()) or any(truncations.values()):
             self._state, self.agents = None, []
+            self._acting = dict.fromkeys(self.possible_agents, False)
+            infos = {a: {**agent_info, "acting": False} for a, agent_info in infos.items()}
             if METRICS_INFO in info:
                 metrics = jax.device_get(info[METRICS_INFO])
                 infos = {a: {**agent_info, "episode_metrics": metrics} for a, agent_info in infos.items()}

@@ -179,6 +179,38 @@ def test_unknown_ids_are_refused_naming_the_registered_ones():
         gymnasium.make("jaxmarket/Nope-v0")
 
 
+def test_a_numpy_seed_is_taken_and_a_bad_one_changes_nothing():
+    adapter = to_gymnasium(*MARKET_MAKING)
+    action = np.array([1.5, 1.5], np.float32)
+    adapter.reset(seed=3)
+    expected = [adapter.step(action)[1] for _ in range(5)]
+    adapter.reset(seed=np.int64(3))
+    assert [adapter.step(action)[1] for _ in range(5)] == expected
+    adapter.reset(seed=7)
+    key = adapter._key
+    with pytest.raises(ValueError, match="seed"):
+        adapter.reset(seed=2**40)
+    assert adapter._key is key
+
+
+def test_a_params_object_of_another_env_or_a_make_pair_is_refused():
+    with pytest.raises(ValueError, match="params is a dict: expected the env's MarketMakingParams"):
+        to_gymnasium("jaxmarket/MarketMaking-AS-v0", params={"phi": 0.1})
+    with pytest.raises(ValueError, match="params is a OTCLPParams"):
+        to_gymnasium(MARKET_MAKING[0], jm.make("jaxmarket/OTC-LP-v0")[1])
+    with pytest.raises(ValueError, match=r"env is a tuple: pass jm.make's pair unpacked"):
+        to_gymnasium(MARKET_MAKING)
+
+
+def test_registering_an_id_gymnasium_cannot_hold_registers_nothing():
+    from jaxmarket.envs.market_making import MarketMaking
+
+    for env_id, message in (("My Env", "not a gymnasium id"), ("CartPole-v1", "already a gymnasium env")):
+        with pytest.raises(ValueError, match=message):
+            jm.register(env_id, MarketMaking)
+        assert env_id not in jm.registered()
+
+
 def test_bad_settings_are_refused_before_anything_compiles():
     with pytest.raises(ValueError, match="render_mode = 'human'"):
         to_gymnasium("jaxmarket/MarketMaking-AS-v0", render_mode="human")

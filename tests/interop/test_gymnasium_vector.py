@@ -49,6 +49,9 @@ def test_steps_equal_vec_env_with_the_documented_keys_across_autoresets(market_m
                 assert info["final_obs"][i] is None
         np.testing.assert_array_equal(info["pnl"], info_jax["pnl"])
         assert info["_pnl"].all()
+        np.testing.assert_array_equal(info["_final_info"], ended)
+        np.testing.assert_array_equal(info["final_info"]["_pnl"], ended)
+        np.testing.assert_array_equal(info["final_info"]["pnl"], info_jax["pnl"])
         ended_total += int(ended.sum())
     assert ended_total == NUM_ENVS * (30 // STEPS), "every copy ended two episodes"
 

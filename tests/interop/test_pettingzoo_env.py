@@ -10,6 +10,7 @@ from pettingzoo.test.seed_test import parallel_seed_test
 
 import jaxmarket as jm
 from jaxmarket.interop import to_pettingzoo
+from jaxmarket.otc import SIMULTANEOUS
 
 N_ROUNDS = 6  # rounds per episode (two phases each: LPs quote, then the clients choose)
 N_LTS = 3
@@ -96,6 +97,25 @@ def test_bad_actions_are_refused_naming_what_was_expected(otc):
         zoo.step({**good, "lt_0": 1.5})  # a non-acting agent's action is still checked
     with pytest.raises(ValueError, match="expected a dict keyed by agent name"):
         zoo.step([1, 2])
+
+
+def test_dealers_alone_simultaneous_pass_the_api_test_and_match_the_jax_env():
+    """The SuperSuit route: no RL clients (a family without agents), every step a dealer step."""
+    env, params = jm.make("jaxmarket/OTC-v0", n_lps=2, n_lts=0, turn_order=SIMULTANEOUS, n_rounds=N_ROUNDS)
+    zoo = to_pettingzoo(env, params)
+    parallel_api_test(zoo, num_cycles=N_ROUNDS + 1)
+    zoo.reset(seed=1)
+    key = jax.random.split(jax.random.key(1))[0]
+    _, state = env.reset(jax.random.split(jax.random.key(1))[1], params)
+    for _ in range(N_ROUNDS):
+        assert zoo.acting_agents == ["lp_0", "lp_1"]
+        actions = {a: zoo.action_space(a).sample() for a in zoo.acting_agents}
+        rewards = zoo.step(actions)[1]
+        key, sub = jax.random.split(key)
+        _, state, rewards_jax, *_ = env.step(sub, state, {"lp": np.stack([actions["lp_0"], actions["lp_1"]]),
+                                                          "lt": np.zeros((0,), np.int32)}, params)
+        assert [rewards["lp_0"], rewards["lp_1"]] == np.asarray(rewards_jax["lp"]).tolist()
+    assert zoo.agents == []
 
 
 def test_a_single_agent_env_or_unknown_agent_is_refused():
