@@ -27,6 +27,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from jaxmarket.core.keys import seed_key
 from jaxmarket.core.registry import make
 from jaxmarket.core.validation import check_int
 from jaxmarket.core.vec_env import VecEnv

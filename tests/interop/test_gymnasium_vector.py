@@ -82,6 +82,16 @@ def test_make_vec_builds_it_with_same_step_autoreset_and_steps_trace_once(market
         envs.step(envs.action_space.sample())
 
 
+def test_reset_without_a_seed_draws_one_and_continues(market_making):
+    envs = to_gymnasium_vector(*market_making, num_envs=2)
+    first, _ = envs.reset()  # the first reset without a seed draws one from np_random
+    envs.reset(seed=4)
+    seeded = [envs.step(np.full((2, 2), 3.0, np.float32))[1] for _ in range(4)]
+    envs.reset()  # continues the key: another episode
+    assert first.shape == (2, 2)
+    assert any(not np.array_equal(r, envs.step(np.full((2, 2), 3.0, np.float32))[1]) for r in seeded)
+
+
 def test_a_discrete_env_gets_a_multi_discrete_batch_and_integer_actions():
     envs = to_gymnasium_vector("jaxmarket/Execution-v0", num_envs=3)
     assert envs.action_space == gymnasium.spaces.MultiDiscrete([3, 3, 3])
