@@ -139,6 +139,8 @@ def test_reset_without_a_seed_continues_and_a_seed_restarts():
     assert pnls() == first
     adapter.reset()  # continues the key: a different episode
     assert pnls() != first
+    fresh = to_gymnasium(*MARKET_MAKING)
+    assert fresh.reset()[0].shape == (2,)  # the first reset without a seed draws one from np_random
 
 
 def test_the_last_step_returns_the_episode_end_and_then_reset_is_needed():

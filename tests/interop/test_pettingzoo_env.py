@@ -103,6 +103,7 @@ def test_dealers_alone_simultaneous_pass_the_api_test_and_match_the_jax_env():
     """The SuperSuit route: no RL clients (a family without agents), every step a dealer step."""
     env, params = jm.make("jaxmarket/OTC-v0", n_lps=2, n_lts=0, turn_order=SIMULTANEOUS, n_rounds=N_ROUNDS)
     zoo = to_pettingzoo(env, params)
+    assert set(zoo.reset()[0]) == {"lp_0", "lp_1"}  # the first reset without a seed draws one
     parallel_api_test(zoo, num_cycles=N_ROUNDS + 1)
     zoo.reset(seed=1)
     key = jax.random.split(jax.random.key(1))[0]
