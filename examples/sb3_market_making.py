@@ -19,10 +19,11 @@ What the script does:
 
 Actions: the env's action is the pair of depths in ``[0, max_depth]``. SB3's Gaussian policy
 samples on the real line and clips to the Box; a mean that drifts below 0 then sits on a flat
-region (depth 0 whatever the sample) and never recovers. So by default (``--action-map sigmoid``)
+region (depth 0 whatever the sample). jaxmarket's own PPO collapsed that way without squashing
+(docs/market_making.md, "Squashed actions"), so by default (``--action-map sigmoid``)
 the policy acts in a latent space (``[-10, 10]``, far wider than it needs) and a wrapper maps it to
 ``max_depth * sigmoid(u)``, the same squashing as jaxmarket's PPO (``squash_actions``);
-``--action-map clip`` keeps SB3's plain clipping.
+``--action-map clip`` keeps SB3's plain clipping (not measured in examples/README.md).
 
     .venv/bin/python examples/sb3_market_making.py                       # 500k steps, 8 envs
     .venv/bin/python examples/sb3_market_making.py --timesteps 200000 --demo-dir runs/demo --no-run-demo
@@ -183,7 +184,8 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=500_000, help="SB3 training env steps")
     parser.add_argument("--n-envs", type=int, default=8, help="adapters in SB3's DummyVecEnv")
     parser.add_argument("--seed", type=int, default=0, help="training seed (SB3, torch and the adapters)")
-    parser.add_argument("--out", default="runs/sb3-market-making", help="folder for results.md, results.json, the model")
+    parser.add_argument("--out", default="runs/sb3-market-making",
+                        help="folder for results.md, results.json, the model")
     parser.add_argument("--eval-episodes", type=int, default=500, help="evaluation episodes of the SB3 policy")
     parser.add_argument("--eval-seed", type=int, default=1, help="seed of the evaluation episodes")
     parser.add_argument("--action-map", choices=("sigmoid", "clip"), default="sigmoid",
@@ -245,8 +247,9 @@ def main() -> None:
     table = format_table(sb3, demo, h00)
     print(table)
     (out / "results.md").write_text(table + "\n")
-    (out / "results.json").write_text(json.dumps({"h00": h00, "sb3": sb3, "cpu": cpu_model(), "jaxmarket_demo": demo and {
-        k: demo[k] for k in ("rows", "train_wall_s", "train_steps_per_s", "env_steps", "command_wall_s")}}, indent=2))
+    demo_keys = ("rows", "train_wall_s", "train_steps_per_s", "env_steps", "command_wall_s")
+    summary = {"h00": h00, "sb3": sb3, "cpu": cpu_model(), "jaxmarket_demo": demo and {k: demo[k] for k in demo_keys}}
+    (out / "results.json").write_text(json.dumps(summary, indent=2))
     print(f"written: {out / 'results.md'}, {out / 'results.json'}")
 
 

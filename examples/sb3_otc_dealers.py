@@ -22,11 +22,13 @@ policy can still act differently per dealer.
 
 Evaluation: the trained policy (deterministic), the heuristic dealers
 (``jaxmarket.baselines.dealer.heuristic_lp_actions``: curve pricing per tier, risk-averse hedging)
-and uniformly random dealers play the same ``--eval-episodes`` episodes, seed for seed, through
+and two references play the same ``--eval-episodes`` episodes, seed for seed, through
 the same adapter. The score is the dealers' reward summed over an episode, averaged over the
 dealers (± the standard error over episodes); market share and PnL come from the episode metrics.
+Two references bracket it: uniformly random dealers, and withdrawn dealers that quote the widest
+spread on every tier (so they trade little) and never hedge.
 
-    .venv/bin/python examples/sb3_otc_dealers.py                        # 200k agent steps, 4 markets
+    .venv/bin/python examples/sb3_otc_dealers.py                        # 300k agent steps, 4 markets
     .venv/bin/python examples/sb3_otc_dealers.py --timesteps 50000 --eval-episodes 8
 """
 
@@ -142,7 +144,7 @@ def format_table(results: dict, run: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--timesteps", type=int, default=200_000,
+    parser.add_argument("--timesteps", type=int, default=300_000,
                         help="SB3 training steps, counted per dealer (agent steps)")
     parser.add_argument("--n-envs", type=int, default=4, help="markets stacked by concat_vec_envs_v1")
     parser.add_argument("--n-lps", type=int, default=4, help="dealers per market")
@@ -198,11 +200,13 @@ def main() -> None:
     heuristic = jax.jit(lambda obs: heuristic_lp_actions(obs, env.config, params))
     space = to_pettingzoo(env, params).action_space("lp_0")
     rng = np.random.default_rng(args.eval_seed)
+    withdrawn = np.concatenate([np.full(env.config.n_tiers, space.high[0]), [0.0, 0.0]]).astype(np.float32)
     policies = {
         "SB3 PPO, shared (deterministic)": lambda obs: model.predict(venv.normalize_obs(obs), deterministic=True)[0],
         "heuristic (curve pricing, hedging)": lambda obs: np.asarray(heuristic(obs)),
         "random (uniform in the action box)": lambda obs: rng.uniform(space.low, space.high,
                                                                       (len(obs), *space.shape)).astype(np.float32),
+        "withdrawn (widest spread, no skew, no hedge)": lambda obs: np.tile(withdrawn, (len(obs), 1)),
     }
     print(f"evaluating over {args.eval_episodes} episodes:", flush=True)
     results = evaluate(policies, env, params, args.eval_episodes, args.eval_seed)

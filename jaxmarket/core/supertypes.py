@@ -183,13 +183,29 @@ def _check_param(field: str, name: str, value: Any, low: float = -math.inf, high
         raise ValueError(f"{field}[agent {agent}].{name} = {shown!r} is out of range: valid range is [{low}, {high}]")
 
 
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32 magnitude
+
+
+def _check_not_subnormal(field: str, name: str, value: Any) -> None:
+    """Raise ``ValueError`` for a non-zero bound smaller in magnitude than ``FLOAT32_TINY``: XLA's
+    CPU and GPU kernels flush such subnormal float32 values to zero, so draws would leave the interval."""
+    values = np.abs(np.asarray(value, np.float64)).reshape(-1)
+    bad = (values > 0) & (values < FLOAT32_TINY)
+    if bad.any():
+        raise ValueError(f"{field}: {name} = {value!r} is subnormal in float32: need 0 or a magnitude of at least "
+                         f"{FLOAT32_TINY:.4g} (XLA flushes subnormals to zero)")
+
+
 def _check_interval(field: str, low: Any, high: Any, count: int | None) -> None:
-    """Raise ``ValueError`` unless ``low`` and ``high`` are finite and ``low <= high`` (for every
-    agent when ``count`` is the number of agents; the message then names the agent)."""
+    """Raise ``ValueError`` unless ``low`` and ``high`` are finite, zero or normal float32 magnitudes,
+    and ``low <= high`` (for every agent when ``count`` is the number of agents; the message then
+    names the agent)."""
     _check_param(field, "low", low, per_agent=np.ndim(low) == PER_AGENT_NDIM)
     _check_param(field, "high", high, per_agent=np.ndim(high) == PER_AGENT_NDIM)
     if not _concrete(low, high):
         return
+    _check_not_subnormal(field, "low", low)
+    _check_not_subnormal(field, "high", high)
     if count is None:
         if float(low) > float(high):
             raise ValueError(f"{field}: low = {low!r} > high = {high!r}: need low <= high")
