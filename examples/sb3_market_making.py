@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -49,6 +48,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 import jaxmarket as jm
 from jaxmarket.baselines import cartea_jaimungal_value, policy_value
 from jaxmarket.interop import to_gymnasium
+
+from machine import cpu_model  # examples/machine.py, beside this script
 
 ENV_ID = "jaxmarket/MarketMaking-AS-v0"
 CRITERION = {"phi": 0.01, "alpha": 0.001}  # the demo's Cartea–Jaimungal criterion
@@ -138,16 +139,6 @@ def jaxmarket_demo(demo_dir: Path, run: bool, seed: int) -> dict | None:
     result = json.loads(path.read_text())
     result["command_wall_s"] = wall
     return result
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def format_table(sb3: dict, demo: dict | None, h00: float) -> str:

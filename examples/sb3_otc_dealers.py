@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -53,6 +52,8 @@ import jaxmarket as jm
 from jaxmarket.baselines.dealer import heuristic_lp_actions
 from jaxmarket.interop import to_pettingzoo
 from jaxmarket.otc.market import SIMULTANEOUS
+
+from machine import cpu_model  # examples/machine.py, beside this script
 
 ENV_ID = "jaxmarket/OTC-v0"
 METRICS = ("market_share", "lp_pnl", "internalization")  # per-LP episode metrics reported, averaged over LPs
@@ -112,16 +113,6 @@ def evaluate(policies: dict, env, params, episodes: int, seed: int) -> dict[str,
         print(f"  {name}: {results[name]['reward']:.2f} ± {results[name]['reward_se']:.2f} "
               f"({results[name]['wall_s']:.1f} s)", flush=True)
     return results
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def format_table(results: dict, run: dict) -> str:

@@ -127,8 +127,7 @@ class PettingZooEnv(ParallelEnv):
         return {a: per_family[f][i] for f, names in self.members.items() for i, a in enumerate(names)}
 
     def _observe(self, obs: dict[str, np.ndarray], state: Any) -> tuple[dict, dict]:
-        self._acting = self._split(jax.device_get(self.env.acting(state)))
-        self._acting = {a: bool(v) for a, v in self._acting.items()}
+        self._acting = {a: bool(v) for a, v in self._split(jax.device_get(self.env.acting(state))).items()}
         return self._split(obs), {a: {"acting": self._acting[a]} for a in self.possible_agents}
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
