@@ -49,10 +49,19 @@ FIGURE_UNITS: dict[str, tuple[str, str]] = {
     # calibration_throughput
     "env_steps_per_s": ("env steps/s", HIGHER),
     "overhead": ("fraction", LOWER),
+    # dataset_throughput
+    "record_transitions_per_s": ("transitions/s", HIGHER),
+    "record_call_s": ("s", LOWER),
+    "write_mb_per_s": ("MB/s", HIGHER),
+    "read_mb_per_s": ("MB/s", HIGHER),
+    "minari_read_mb_per_s": ("MB/s", HIGHER),
+    "dataset_mb": ("MB", NEITHER),
+    # offline_throughput
+    "grad_steps_per_s": ("gradient steps/s", HIGHER),
 }
 OTC_FIGURE = re.compile(r"^\d+x\d+_(vec|vmap)$")  # otc_throughput's "<lps>x<clients>_<mode>" columns
 OTC_UNIT = ("env steps/s", HIGHER)
-BATCH_FIELDS = ("num_envs", "num_books")  # the batch size, whichever the script names
+BATCH_FIELDS = ("num_envs", "num_books", "num_episodes")  # the batch size, whichever the script names
 METADATA = ("device", "date")  # fields that describe the run, not the configuration
 
 

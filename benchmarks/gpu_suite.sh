@@ -9,7 +9,7 @@
 #
 #   --smoke     tiny sizes, meant to take under a minute on an idle CPU: checks the suite end to end
 #   --out DIR   output folder (default: runs/gpu_suite in the repository)
-#   --only ...  a subset: lob env interop market otc otc_10x100 ppo mappo calibration sharding
+#   --only ...  a subset: lob env interop market otc otc_10x100 ppo mappo calibration sharding dataset offline
 #
 # Python: $PYTHON if set, else the repository's .venv/bin/python if present, else python3. It must
 # already import JAX (with CUDA for the GPU sizes), gymnax and distrax: nothing is installed here

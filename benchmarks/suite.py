@@ -8,8 +8,10 @@ The suite runs, in this order: the order book (``lob``), the market-making env b
 (``env``), the gymnasium adapters beside the JAX env and gymnasium's CartPole (``interop``), the
 background market and the ABIDES-Gym envs (``market``), the OTC market at 4 LPs / 16 clients
 (``otc``) and at 10 LPs / 100 clients (``otc_10x100``), PPO training (``ppo``), multi-agent PPO
-training (``mappo``), the calibration loop beside plain training (``calibration``) and the env
-axis split across devices with the cost of resumable checkpoints (``sharding``). Each is
+training (``mappo``), the calibration loop beside plain training (``calibration``), the env
+axis split across devices with the cost of resumable checkpoints (``sharding``), recording and
+Minari dataset writing and reading (``dataset``) and the offline learners' gradient steps
+(``offline``). Each is
 ``python -m benchmarks.<name>_throughput`` with the arguments in :data:`SUITE`, in its own process,
 one after the other, each with its own time budget: a crash, an out-of-memory error or a budget
 overrun ends that benchmark only, the lines it printed before are kept, and the rest still run. At
@@ -86,42 +88,44 @@ class Benchmark:
 # tiny preset, on 1 and 2 forced CPU devices; interop's --smoke is its own: MarketMaking-AS-v0 at 1
 # and 4 envs). The sharding benchmark's 50 s came out of ppo's and mappo's budgets (100 s each
 # before), and the interop benchmark's 30 s out of lob's, env's and otc's (70, 40 and 55 s before),
-# so the total stays at 480 s.
+# so the total stays at 480 s. The recording/dataset and offline-learner benchmarks' 30 s each came out
+# of lob 60 -> 50, env and interop 30 -> 25, market 70 -> 60, otc 45 -> 40, otc_10x100 30 -> 25, ppo and
+# mappo 75 -> 70 and sharding 50 -> 40 (no GPU run has measured any of these budgets yet).
 SUITE: tuple[Benchmark, ...] = (
     Benchmark("lob", "benchmarks.lob_throughput",
               ("--batches", "65536", "262144", "--capacities", "64", "256", "--capacity-books", "65536",
                "--messages", "50000000"),
               ("--batches", "4", "--capacities", "--messages", "80", "--no-cartpole"),
-              budget_s=60),
+              budget_s=50),
     Benchmark("env", "benchmarks.env_throughput",
               ("--batches", "4096", "65536", "262144", "--steps", "1000"),
               ("--batches", "4", "--steps", "10", "--no-cartpole"),
-              budget_s=30),
+              budget_s=25),
     Benchmark("interop", "benchmarks.interop_throughput",
               ("--batches", "1", "64", "4096", "65536", "--envs", "MarketMaking-AS-v0", "--steps", "500",
                "--max-env-steps", "4000000"),
               ("--smoke",),
-              budget_s=30),
+              budget_s=25),
     Benchmark("market", "benchmarks.market_throughput",
               ("--batches", "4096", "32768", "--steps", "10", "--days"),
               ("--batches", "2", "--steps", "2", "--envs", "Execution-v0"),
-              budget_s=70),
+              budget_s=60),
     Benchmark("otc", "benchmarks.otc_throughput",
               ("--batches", "65536", "262144", "1048576", "--sizes", "4x16", "--modes", "vec"),
               ("--batches", "2", "--steps", "4", "--sizes", "4x16", "10x100", "--modes", "vec", "--no-cartpole"),
-              budget_s=45),
+              budget_s=40),
     Benchmark("otc_10x100", "benchmarks.otc_throughput",
               ("--batches", "65536", "--sizes", "10x100", "--modes", "vec", "--no-cartpole"),
               None,
-              budget_s=30),
+              budget_s=25),
     Benchmark("ppo", "benchmarks.ppo_throughput",
               ("--num-envs", "65536", "--total-timesteps", "100000000"),
               ("--num-envs", "4", "--total-timesteps", "256", "--repeats", "1", "--no-loop", "--no-cartpole"),
-              budget_s=75),
+              budget_s=70),
     Benchmark("mappo", "benchmarks.mappo_throughput",
               ("--markets", "4/16", "--num-envs", "16384", "65536"),
               ("--markets", "4/16", "--num-envs", "4", "--num-rounds", "4", "--updates", "1", "--repeats", "1"),
-              budget_s=75),
+              budget_s=70),
     Benchmark("calibration", "benchmarks.calibration_throughput",
               ("--num-envs", "4096", "--iterations", "2", "--repeats", "1"),
               ("--num-envs", "16", "--iterations", "1", "--repeats", "1"),
@@ -130,7 +134,15 @@ SUITE: tuple[Benchmark, ...] = (
               ("--workloads", "mm_vec", "ppo", "--vec-envs", "65536", "--ppo-envs", "16384", "--checkpoint-chunks", "4",
                "--checkpoint-repeats", "2", "--long-pairs", "0"),
               ("--smoke",),
-              budget_s=50),
+              budget_s=40),
+    Benchmark("dataset", "benchmarks.dataset_throughput",
+              ("--episodes", "10000", "--repeats", "2"),
+              ("--smoke",),
+              budget_s=30),
+    Benchmark("offline", "benchmarks.offline_throughput",
+              ("--num-updates", "10000", "--repeats", "1"),
+              ("--num-updates", "20", "--dataset-size", "1000", "--repeats", "1"),
+              budget_s=30),
 )
 GPU_BUDGET_S = sum(b.budget_s for b in SUITE)  # 480 s: 8 minutes on one GPU
 SMOKE_BUDGET_S = 120  # seconds each smoke benchmark may run: a guard against a hang on a busy machine

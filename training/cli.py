@@ -14,6 +14,9 @@ every field of a subcommand's config, nested ones included, is a flag (``--ppo.l
     jaxmarket train otc --out runs/otc              # multi-agent PPO: dealers and clients learn at once
     jaxmarket evaluate --checkpoint runs/otc/final --grid lp.gamma=0,1,2   # a sweep over agent types
     jaxmarket experiment skew --checkpoint runs/otc/final                  # one of the OTC experiments
+    jaxmarket dataset record --env-id jaxmarket/OTC-LP-v0 --policy heuristic   # a Minari dataset of logged episodes
+    jaxmarket dataset train-offline jaxmarket/otc-lp-v0/heuristic-v0 --algorithm iql --out runs/iql
+    jaxmarket train market-making --warm-start runs/bc/final              # PPO from an offline policy
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from training.tasks.registry import Command, commands, command_for, register
 PROG = "jaxmarket"
 GROUP_HELP = {  # the help line of each group of subcommands
     "train": "train on a task: market-making, execution or otc",
-    "experiment": "run one OTC experiment (a PNG and a table of a learned behaviour)",
+    "experiment": "run one experiment (OTC learned behaviours; offline RL, warm starts, held-out types)",
+    "dataset": "record, describe and learn from Minari datasets of logged interaction",
     "day": "simulate one trading day (the market alone or an env episode) and plot it",
 }
 

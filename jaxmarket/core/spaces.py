@@ -1,10 +1,13 @@
 """Observation and action spaces: gymnax's jittable spaces, re-exported so envs import one place,
-and ``discrete_index`` for reading a ``Discrete`` action safely."""
+``discrete_index`` for reading a ``Discrete`` action safely, and ``to_gymnasium_space`` for the
+equal gymnasium space (the adapters and the datasets use it)."""
 
 from typing import Any
 
+import gymnasium
 import jax
 import jax.numpy as jnp
+import numpy as np
 from gymnax.environments.spaces import Box, Dict, Discrete, Space, Tuple
 
 
@@ -24,4 +27,31 @@ def discrete_index(action: Any, n: int) -> tuple[jax.Array, jax.Array]:
     return jnp.where(valid, a, 0).astype(jnp.int32), valid
 
 
-__all__ = ["Box", "Dict", "Discrete", "Space", "Tuple", "discrete_index"]
+def to_gymnasium_space(space: Space) -> gymnasium.spaces.Space:
+    """The gymnasium space equal to a gymnax one.
+
+    Args:
+      space: a gymnax ``Discrete(n)`` (int32), ``Box(low, high, shape, dtype)``, ``Dict`` or ``Tuple``.
+
+    Returns:
+      ``gymnasium.spaces.Discrete(n)`` (gymnasium's int64 samples), a ``Box`` with the bounds
+      broadcast to ``shape`` and the same dtype, or a ``Dict``/``Tuple`` of converted spaces.
+
+    Raises:
+      ValueError: a space of another kind.
+    """
+    if isinstance(space, Discrete):
+        return gymnasium.spaces.Discrete(int(space.n))
+    if isinstance(space, Box):
+        dtype = np.dtype(space.dtype)
+        low = np.broadcast_to(np.asarray(space.low, dtype), space.shape).copy()
+        high = np.broadcast_to(np.asarray(space.high, dtype), space.shape).copy()
+        return gymnasium.spaces.Box(low=low, high=high, shape=tuple(space.shape), dtype=dtype)
+    if isinstance(space, Dict):
+        return gymnasium.spaces.Dict({name: to_gymnasium_space(s) for name, s in space.spaces.items()})
+    if isinstance(space, Tuple):
+        return gymnasium.spaces.Tuple(tuple(to_gymnasium_space(s) for s in space.spaces))
+    raise ValueError(f"space = {space!r} is not a gymnax Discrete, Box, Dict or Tuple space")
+
+
+__all__ = ["Box", "Dict", "Discrete", "Space", "Tuple", "discrete_index", "to_gymnasium_space"]

@@ -1,5 +1,7 @@
-"""Loaders for real market data and the market statistics computed from it."""
+"""Loaders for real market data, the market statistics computed from it, and recorded episodes as
+Minari datasets (``to_minari``, ``from_minari``, ``iterate_minari``, ``dataset_info``)."""
 
+from jaxmarket.data.datasets import dataset_info, from_minari, iterate_minari, to_minari
 from jaxmarket.data.lobster import EVENT_MAPPING, CrossPrints, LobsterStream, load_lobster
 from jaxmarket.data.ohlc import PriceSeries, eurusd_hourly, load_ohlc
 from jaxmarket.data.statistics import (
@@ -18,13 +20,17 @@ __all__ = [
     "CrossPrints",
     "LobsterStream",
     "PriceSeries",
+    "dataset_info",
     "eurusd_hourly",
     "eurusd_statistics",
+    "from_minari",
+    "iterate_minari",
     "load_lobster",
     "load_ohlc",
     "market_statistics",
     "periods_per_year",
     "realized_vol",
+    "to_minari",
     "volatility_profile",
     "volume_profile",
 ]

@@ -35,7 +35,7 @@ import numpy as np
 from jaxmarket.core import spaces
 from jaxmarket.core.multi_agent import MultiAgentEnv, TurnOrder
 from jaxmarket.otc import market, observations
-from jaxmarket.otc.market import STACKELBERG, OTCConfig, OTCParams, OTCState
+from jaxmarket.otc.market import LP_TYPE_FIELDS, LT_TYPE_FIELDS, STACKELBERG, OTCConfig, OTCParams, OTCState
 from jaxmarket.otc.metrics import episode_metrics
 
 
@@ -191,3 +191,16 @@ class OTC(MultiAgentEnv):
 
     def episode_metrics(self, state: OTCState, params: OTCParams) -> dict[str, jax.Array]:
         return episode_metrics(state, params)
+
+    type_fields = {"lp": LP_TYPE_FIELDS, "lt": LT_TYPE_FIELDS}
+    """The names of the columns of ``agent_types``, per family."""
+
+    def agent_types(self, state: OTCState, params: OTCParams) -> dict[str, jax.Array]:
+        """The episode's agent types (drawn from the supertypes at reset), per family.
+
+        Returns:
+          ``{"lp": (n_lps, len(LP_TYPE_FIELDS)), "lt": (n_lts, len(LT_TYPE_FIELDS))}`` float32; the
+          columns are ``type_fields[family]``.
+        """
+        del params
+        return {"lp": state.lp_types, "lt": state.client_types[: self.config.n_lts]}

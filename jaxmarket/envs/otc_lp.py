@@ -24,7 +24,7 @@ from jaxmarket.core.environment import Environment
 from jaxmarket.core.validation import check_range
 from jaxmarket.envs.otc import lp_action_space, split_config
 from jaxmarket.otc import dealer, market, observations
-from jaxmarket.otc.market import OTCParams, OTCState
+from jaxmarket.otc.market import LP_TYPE_FIELDS, OTCParams, OTCState
 from jaxmarket.otc.metrics import PER_LP_METRICS, episode_metrics
 
 AGENT = 0  # the learning LP's index
@@ -139,3 +139,15 @@ class OTCLP(Environment):
         metrics = episode_metrics(state, params)
         agent = {name: metrics[name][AGENT] for name in PER_LP_METRICS}
         return {**metrics, **agent, "pnl": agent["lp_pnl"]}
+
+    type_fields = LP_TYPE_FIELDS
+    """The names of the columns of ``agent_types``."""
+
+    def agent_types(self, state: OTCState, params: OTCLPParams) -> jax.Array:
+        """The agent's type this episode (drawn from ``lp_supertype`` at reset).
+
+        Returns:
+          float32 ``(len(LP_TYPE_FIELDS),)``, the columns ``type_fields``.
+        """
+        del params
+        return state.lp_types[AGENT]

@@ -1,7 +1,7 @@
-"""gymnax spaces as gymnasium spaces, and actions coming from numpy code checked against them.
+"""Actions coming from numpy code checked against gymnasium spaces.
 
-``to_gymnasium_space`` converts ``Discrete``, ``Box``, ``Dict`` and ``Tuple`` (recursively);
-``check_action`` turns what a gymnasium or PettingZoo caller passes (a numpy array or scalar, a
+``to_gymnasium_space`` (``jaxmarket.core.spaces``, re-exported here) converts ``Discrete``, ``Box``,
+``Dict`` and ``Tuple`` (recursively); ``check_action`` turns what a gymnasium or PettingZoo caller passes (a numpy array or scalar, a
 Python number or list) into the array the JAX env takes, or raises a ``ValueError`` that names the
 expected shape and dtype. Values inside the bounds are not checked here: each env documents what it
 does with an out-of-range action (clipped or "no trade", and counted).
@@ -14,35 +14,8 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from jaxmarket.core import spaces
+from jaxmarket.core.spaces import to_gymnasium_space
 from jaxmarket.core.validation import check_int32
-
-
-def to_gymnasium_space(space: spaces.Space) -> gymnasium.spaces.Space:
-    """The gymnasium space equal to a gymnax one.
-
-    Args:
-      space: a gymnax ``Discrete(n)`` (int32), ``Box(low, high, shape, dtype)``, ``Dict`` or ``Tuple``.
-
-    Returns:
-      ``gymnasium.spaces.Discrete(n)`` (gymnasium's int64 samples), a ``Box`` with the bounds
-      broadcast to ``shape`` and the same dtype, or a ``Dict``/``Tuple`` of converted spaces.
-
-    Raises:
-      ValueError: a space of another kind.
-    """
-    if isinstance(space, spaces.Discrete):
-        return gymnasium.spaces.Discrete(int(space.n))
-    if isinstance(space, spaces.Box):
-        dtype = np.dtype(space.dtype)
-        low = np.broadcast_to(np.asarray(space.low, dtype), space.shape).copy()
-        high = np.broadcast_to(np.asarray(space.high, dtype), space.shape).copy()
-        return gymnasium.spaces.Box(low=low, high=high, shape=tuple(space.shape), dtype=dtype)
-    if isinstance(space, spaces.Dict):
-        return gymnasium.spaces.Dict({name: to_gymnasium_space(s) for name, s in space.spaces.items()})
-    if isinstance(space, spaces.Tuple):
-        return gymnasium.spaces.Tuple(tuple(to_gymnasium_space(s) for s in space.spaces))
-    raise ValueError(f"space = {space!r} is not a gymnax Discrete, Box, Dict or Tuple space")
 
 
 def check_action(name: str, action: Any, space: gymnasium.spaces.Space, batch: tuple[int, ...] = ()) -> np.ndarray:
@@ -86,3 +59,6 @@ def zero_action(space: gymnasium.spaces.Space) -> np.ndarray:
     if isinstance(space, gymnasium.spaces.Discrete):
         return np.zeros((), np.int32)
     return np.zeros(space.shape, space.dtype)
+
+
+__all__ = ["check_action", "to_gymnasium_space", "zero_action"]

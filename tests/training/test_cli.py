@@ -1,5 +1,6 @@
 """The ``jaxmarket`` command line, end to end on small budgets."""
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -128,7 +129,7 @@ def test_a_flag_of_another_task_is_a_usage_error(argv):
     assert error.value.code == 2
 
 
-POSITIONAL_EXAMPLES = {"messages": "m.csv", "config": "toy", "run_dir": "runs/mm"}  # a value for each command's positional argument
+POSITIONAL_EXAMPLES = {"messages": "m.csv", "config": "toy", "run_dir": "runs/mm", "dataset_id": "jaxmarket/x-v0"}  # a value for each command's positional argument
 
 
 def _flags(default, prefix=""):
@@ -166,8 +167,14 @@ def test_help_lists_every_field_with_its_default(path, capsys, monkeypatch):
         assert "CONFIG" in text and "TOML file" in text
     if "run_dir" in command.config.__dataclass_fields__:  # plot's positional run directory
         assert "RUN_DIR" in text and "log.csv" in text
+    dataset_id = command.config.__dataclass_fields__.get("dataset_id")
+    positional_id = dataset_id is not None and dataset_id.default is dataclasses.MISSING
+    if positional_id:  # info's and train-offline's positional dataset id
+        assert "DATASET_ID" in text and "the dataset id" in text
     fields = command.config.__dataclass_fields__
-    positional = {name: value for name, value in POSITIONAL_EXAMPLES.items() if name in fields}
+    positional = {name: value for name, value in POSITIONAL_EXAMPLES.items()
+                  if name in fields and fields[name].default is dataclasses.MISSING
+                  and fields[name].default_factory is dataclasses.MISSING}
     default = command.config(**positional)
     for flag, default in _flags(default):
         if flag.removeprefix("--").replace("-", "_") in positional:

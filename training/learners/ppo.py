@@ -42,7 +42,7 @@ from training.learners.networks import ACTIVATIONS, ActorCritic, space_action_ma
 from training.learners.normalize import RunningStats
 
 __all__ = [
-    "LOSS_METRICS", "Hyperparameters", "PPOConfig", "RunnerState", "Trainer", "Transition", "action_map",
+    "LOSS_METRICS", "Hyperparameters", "PPOConfig", "RunnerState", "Trainer", "Transition", "WarmStart", "action_map",
     "chunk_and_train", "chunk_summary", "gae", "make_network", "make_policy", "make_trainer", "observe", "optimizer",
     "place", "policy_actions", "ppo_epochs", "ppo_loss", "save_policy", "space_action_map", "space_network",
     "space_spec", "trained_policy",
@@ -187,6 +187,37 @@ class PPOConfig(Hyperparameters):
     """Rollout length per env per update, in env steps; >= 1."""
     total_timesteps: int = 10_000_000
     """Env steps over the whole run (all envs); >= num_envs * num_steps."""
+    warm_kl_coef: float = 0.0
+    """With a warm start: weight of KL(warm policy || policy), averaged over the minibatch's
+    observations, added to the loss (keeps the policy near the one it started from while the critic
+    catches up); >= 0, 0: none. Ignored without a warm start."""
+
+    def check_learner(self) -> None:
+        """Check ``warm_kl_coef``.
+
+        Raises:
+            ValueError: ``warm_kl_coef`` is negative or not finite.
+        """
+        check_range("warm_kl_coef", self.warm_kl_coef, 0.0)
+
+
+@struct.dataclass
+class WarmStart:
+    """A policy PPO starts from instead of a fresh network (``make_trainer(..., warm_start=...)``):
+    e.g. a behaviour-cloned actor with a fitted critic (``training.learners.bc``, ``iql``).
+
+    Attributes:
+        net_params: ``ActorCritic`` parameters of the network ``make_network`` builds for the run's
+            config (same ``hidden_sizes``, ``activation`` and action space).
+        obs_stats: the observation statistics the network was trained with, ``(d,)``; PPO keeps
+            updating them, so give them their sample count (a large count keeps them stable).
+        return_stats: the statistics of the discounted return for reward scaling, ``()``; None: fresh
+            (the fitted critic then should be in unscaled units, or ``normalize_reward`` off).
+    """
+
+    net_params: Any
+    obs_stats: RunningStats
+    return_stats: RunningStats | None = None
 
 
 def chunk_summary(metrics: dict[str, Any], loss_names: tuple[str, ...],
@@ -494,7 +525,7 @@ class Trainer:
 
 
 def save_policy(directory: str | Path, config: PPOConfig, env_id: str, env_overrides: dict[str, Any], net_params: Any,
-                obs_stats: RunningStats, update: int) -> Path:
+                obs_stats: RunningStats, update: int, extra: dict[str, Any] | None = None) -> Path:
     """Write a PPO policy checkpoint (``training.learners.checkpoint.load`` reads it back).
 
     Args:
@@ -505,12 +536,14 @@ def save_policy(directory: str | Path, config: PPOConfig, env_id: str, env_overr
         net_params: the network parameters.
         obs_stats: the observation statistics.
         update: the updates done.
+        extra: more JSON-serialisable metadata (e.g. an offline policy's ``dataset_id`` and the
+            ``return_stats`` its critic was fitted with), stored beside the entries above.
 
     Returns:
         The absolute checkpoint directory.
     """
-    metadata = {"config": dataclasses.asdict(config), "env_id": env_id, "env_overrides": env_overrides,
-                "update": update}
+    metadata = {**(extra or {}), "config": dataclasses.asdict(config), "env_id": env_id,
+                "env_overrides": env_overrides, "update": update}
     return storage.write(directory, storage.policy_tree(net_params, obs_stats), metadata)
 
 
@@ -533,20 +566,25 @@ def make_network(config: Hyperparameters, env: Any, params: Any) -> ActorCritic:
 
 
 def _init_fn(config: PPOConfig, env: Any, env_params: Any, network: ActorCritic,
-             tx: optax.GradientTransformation, mesh: Mesh) -> Callable[[jax.Array], RunnerState]:
-    """``init(key)``: fresh network, optimiser and statistics, and ``num_envs`` reset envs."""
+             tx: optax.GradientTransformation, mesh: Mesh, warm_start: WarmStart | None
+             ) -> Callable[[jax.Array], RunnerState]:
+    """``init(key)``: a fresh (or the warm start's) network, optimiser and statistics, and ``num_envs`` reset envs."""
     obs_shape = env.observation_space(env_params).shape
     vmap_reset = jax.vmap(env.reset, in_axes=(0, None))
 
     def init(key: jax.Array) -> RunnerState:
         net_key, reset_key, key = jax.random.split(key, 3)
-        net_params = network.init(net_key, jnp.zeros(obs_shape, jnp.float32))
+        if warm_start is None:
+            net_params, obs_stats = network.init(net_key, jnp.zeros(obs_shape, jnp.float32)), RunningStats.create(obs_shape)
+        else:
+            net_params, obs_stats = warm_start.net_params, warm_start.obs_stats
+        have_returns = warm_start is not None and warm_start.return_stats is not None
+        return_stats = warm_start.return_stats if have_returns else RunningStats.create()
         train_state = TrainState.create(apply_fn=network.apply, params=net_params, tx=tx)
         obs, env_state = vmap_reset(split_envs(jax.random.split(reset_key, config.num_envs), mesh), env_params)
         zeros = jnp.zeros(config.num_envs, jnp.float32)
         runner = RunnerState(
-            train_state, RunningStats.create(obs_shape), RunningStats.create(), env_state, obs, zeros, zeros, key,
-            jnp.array(0, jnp.int32),
+            train_state, obs_stats, return_stats, env_state, obs, zeros, zeros, key, jnp.array(0, jnp.int32),
         )
         return place(runner, mesh, RunnerState.ENV_FIELDS)
 
@@ -580,14 +618,21 @@ def _env_step_fn(config: PPOConfig, env: Any, env_params: Any, network: ActorCri
     return env_step
 
 
-def _update_fn(config: PPOConfig, network: ActorCritic, env_step: Callable, mesh: Mesh
-               ) -> Callable[[RunnerState], tuple[RunnerState, dict]]:
-    """``update(runner)``: a rollout, GAE, then the PPO epochs."""
+def _update_fn(config: PPOConfig, network: ActorCritic, env_step: Callable, mesh: Mesh,
+               warm_start: WarmStart | None) -> Callable[[RunnerState], tuple[RunnerState, dict]]:
+    """``update(runner)``: a rollout, GAE, then the PPO epochs (with the KL to the warm start's
+    policy added to the loss if ``warm_kl_coef > 0``)."""
+    anchored = warm_start is not None and config.warm_kl_coef > 0
 
     def loss_fn(net_params: Any, batch: tuple) -> tuple[jax.Array, dict]:
         traj, adv, targets = batch
-        return ppo_loss(network, net_params, traj.obs, traj.action, traj.log_prob, traj.value, adv, targets,
-                        config.clip_eps, config.vf_coef, config.ent_coef)
+        loss, info = ppo_loss(network, net_params, traj.obs, traj.action, traj.log_prob, traj.value, adv, targets,
+                              config.clip_eps, config.vf_coef, config.ent_coef)
+        if anchored:
+            warm_dist, _ = network.apply(warm_start.net_params, traj.obs)
+            dist, _ = network.apply(net_params, traj.obs)
+            loss = loss + config.warm_kl_coef * warm_dist.kl_divergence(dist).mean()
+        return loss, info
 
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         runner, traj = jax.lax.scan(env_step, runner, None, config.num_steps)
@@ -612,13 +657,15 @@ def _update_fn(config: PPOConfig, network: ActorCritic, env_step: Callable, mesh
     return update
 
 
-def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
+def make_trainer(config: PPOConfig, env: Any, env_params: Any, warm_start: WarmStart | None = None) -> Trainer:
     """Check the configuration and the env parameters, then build the jittable training functions.
 
     Args:
         config: the hyperparameters.
         env: a single-agent ``jaxmarket`` (gymnax-style) env with a Discrete or Box action space.
         env_params: its parameters.
+        warm_start: the network and statistics to start from (checked against the network the
+            config builds); None: a fresh network.
 
     Returns:
         The ``Trainer``: ``jax.jit(trainer.train)(key)`` runs ``config.num_updates`` updates of
@@ -627,19 +674,51 @@ def make_trainer(config: PPOConfig, env: Any, env_params: Any) -> Trainer:
 
     Raises:
         ValueError: an invalid config field, invalid env parameters, an unsupported action space,
-            ``squash_actions`` with an unbounded Box, or ``devices`` more than there are or not
-            dividing ``num_envs``; all before anything is compiled.
+            ``squash_actions`` with an unbounded Box, ``devices`` more than there are or not
+            dividing ``num_envs``, or a warm start whose parameters or statistics do not have the
+            network's shapes; all before anything is compiled.
     """
     config.check()
     mesh = config.mesh()
     check_env_params(env, env_params)
     network = make_network(config, env, env_params)
     to_env = action_map(config, env, env_params)
+    if warm_start is not None:
+        check_warm_start(warm_start, network, env.observation_space(env_params).shape)
     tx = optimizer(config, config.num_updates)
-    init = _init_fn(config, env, env_params, network, tx, mesh)
-    update = _update_fn(config, network, _env_step_fn(config, env, env_params, network, to_env, mesh), mesh)
+    init = _init_fn(config, env, env_params, network, tx, mesh, warm_start)
+    update = _update_fn(config, network, _env_step_fn(config, env, env_params, network, to_env, mesh), mesh,
+                        warm_start)
     chunk, train = chunk_and_train(init, update, config.num_updates, config.updates_per_chunk)
     return Trainer(config, env, env_params, network, init, update, chunk, train, mesh)
+
+
+def check_warm_start(warm_start: WarmStart, network: ActorCritic, obs_shape: tuple[int, ...]) -> None:
+    """Check a warm start against the network a run builds (by abstract evaluation; nothing runs).
+
+    Args:
+        warm_start: the parameters and statistics to start from.
+        network: the run's actor-critic.
+        obs_shape: the env's observation shape.
+
+    Raises:
+        ValueError: a parameter of another name, shape or dtype than the network's (e.g. other
+            ``hidden_sizes``), or statistics of another shape than ``obs_shape`` / ``()``.
+    """
+    expected = jax.eval_shape(network.init, jax.random.key(0), jnp.zeros(obs_shape, jnp.float32))
+    want = {jax.tree_util.keystr(p): (v.shape, v.dtype) for p, v in jax.tree_util.tree_leaves_with_path(expected)}
+    got = {jax.tree_util.keystr(p): (jnp.shape(v), jnp.result_type(v))
+           for p, v in jax.tree_util.tree_leaves_with_path(warm_start.net_params)}
+    if want != got:
+        wrong = sorted(set(want.items()) ^ set(got.items()))[:4]
+        raise ValueError(f"warm_start.net_params: not the parameters of this run's network (hidden_sizes, activation "
+                         f"and action space must match); differing entries (path, (shape, dtype)): {wrong}")
+    stats = [("obs_stats", warm_start.obs_stats, tuple(obs_shape))]
+    if warm_start.return_stats is not None:
+        stats.append(("return_stats", warm_start.return_stats, ()))
+    for name, value, shape in stats:
+        if jnp.shape(value.mean) != shape or jnp.shape(value.var) != shape or jnp.shape(value.count) != ():
+            raise ValueError(f"warm_start.{name}: mean shape {jnp.shape(value.mean)}, expected {shape}")
 
 
 def make_policy(config: PPOConfig, env: Any, env_params: Any, net_params: Any, obs_stats: RunningStats,

@@ -14,6 +14,7 @@ import jaxmarket as jm
 from jaxmarket.core.keys import seed_key
 from training.learners import loop
 from training.learners.ppo import make_trainer, trained_policy
+from training.learners.warm_start import load_warm_start
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +44,16 @@ class TrainFlags(RunFlags):
 
     seed: int = 0
     """training seed (``jax.random.key(seed)``)"""
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOTrainFlags(TrainFlags):
+    """The flags of the PPO training commands."""
+
+    warm_start: str | None = None
+    """a policy checkpoint to start from (e.g. OUT/final of 'jaxmarket dataset train-offline' or of a PPO run): its
+    network fields (hidden sizes, activation, squashing, observation normalisation) must be this run's; None: a fresh
+    network"""
 
 
 def overrides(*values: Any) -> dict[str, Any]:
@@ -105,21 +116,25 @@ def train_ppo(env_id: str, overrides: dict[str, Any], config: Any) -> tuple[Any,
     Args:
         env_id: a registered env id.
         overrides: its ``jm.make`` overrides.
-        config: a ``TrainFlags`` with ``ppo`` (a ``PPOConfig``) and ``out`` (the run directory).
+        config: a ``TrainFlags`` with ``ppo`` (a ``PPOConfig``) and ``out`` (the run directory), and
+            optionally ``warm_start`` (a policy checkpoint PPO starts from, ``PPOTrainFlags``).
 
     Returns:
         ``(trained policy, log rows, wall seconds)``.
 
     Raises:
-        ValueError: invalid overrides or PPO configuration.
+        ValueError: invalid overrides or PPO configuration, or a warm start that does not fit
+            (``training.learners.warm_start.load_warm_start``).
     """
     env, params = jm.make(env_id, **overrides)
-    trainer = make_trainer(config.ppo, env, params)
+    warm = getattr(config, "warm_start", None)
+    warm_start = None if warm is None else load_warm_start(warm, config.ppo, env, params, env_id=env_id)
+    trainer = make_trainer(config.ppo, env, params, warm_start)
     ppo = config.ppo
     headline = (f"training PPO on {env_id} with {overrides}: {ppo.num_updates * ppo.batch_size:,} env steps, "
-                f"{ppo.num_envs} envs, on {platform(trainer.mesh.size)}")
-    runner, rows, wall = train(trainer, config, config.out, {"env_id": env_id, "env_overrides": overrides},
-                               headline, "env steps")
+                f"{ppo.num_envs} envs, on {platform(trainer.mesh.size)}" + (f", warm-started from {warm}" if warm else ""))
+    metadata = {"env_id": env_id, "env_overrides": overrides, **({"warm_start": str(warm)} if warm else {})}
+    runner, rows, wall = train(trainer, config, config.out, metadata, headline, "env steps")
     return trained_policy(trainer, runner), rows, wall
 
 

@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "training.tasks.replay.command",
     "training.tasks.day.command",
     "training.tasks.plot.command",
+    "training.tasks.offline.command",
+    "training.tasks.offline.experiments",
 )
 
 

@@ -15,7 +15,7 @@ from training.tasks.registry import register
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig(common.TrainFlags):
+class TrainConfig(common.PPOTrainFlags):
     """Train PPO on Execution-v0, then compare it with TWAP, always-market and always-passive on
     the same evaluation episodes."""
 

@@ -32,7 +32,7 @@ def env_overrides(env: MarketMakingParams) -> dict[str, Any]:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig(common.TrainFlags):
+class TrainConfig(common.PPOTrainFlags):
     """Train PPO on MarketMaking-AS-v0 under the Cartea–Jaimungal criterion and checkpoint it."""
 
     out: str = "runs/market-making"

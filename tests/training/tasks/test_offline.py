@@ -1,0 +1,175 @@
+"""The offline tasks: behaviour policies with exploration noise, the ``jaxmarket dataset`` commands end
+to end (record -> info -> train-offline -> a PPO warm start), PPO's warm start itself, and the
+experiments' bookkeeping, each against a hand-computed or independent expectation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxmarket as jm
+from training.cli import main, parse
+from training.learners import ppo
+from training.learners.normalize import RunningStats
+from training.learners.warm_start import discounted_returns, load_warm_start, return_stats
+from training.tasks.offline import experiments
+from training.tasks.offline.command import parse_overrides
+from training.tasks.offline.behaviour import behaviour_policy, noisy, reference_scores
+
+MM_SMALL = {"max_steps_in_episode": 20}
+EXECUTION_SMALL = {"n_noise": 20, "n_value": 5, "n_momentum": 2, "n_market_makers": 1}
+pytestmark = pytest.mark.xdist_group("offline_tasks")
+
+
+def test_discounted_returns_are_ppo_s_running_return():
+    """d_t = gamma d_(t-1) + r_t from each episode's start: with unit rewards, 2 (1 - 0.5^(t+1)) at gamma 0.5;
+    padding steps are left out."""
+    rewards = np.ones((2, 4), np.float32)
+    out = discounted_returns(rewards, np.array([4, 2]), 0.5)
+    expected = 2 * (1 - 0.5 ** np.arange(1, 5))
+    np.testing.assert_allclose(out, np.r_[expected, expected[:2]], rtol=1e-6)
+
+
+def test_noise_keeps_actions_in_the_space_and_flips_at_its_rate():
+    env, params = jm.make("jaxmarket/MarketMaking-AS-v0", **MM_SMALL)
+    base = behaviour_policy("jaxmarket/MarketMaking-AS-v0", env, params, "optimal")
+    shaken = noisy(env, params, base, 0.5)
+    obs, state = env.reset(jm.seed_key(0), params)
+    actions = jax.vmap(lambda k: shaken(k, obs, state, params))(jax.random.split(jm.seed_key(1), 4000))
+    space = env.action_space(params)
+    assert bool(jnp.all((actions >= space.low) & (actions <= space.high)))
+    assert float(jnp.std(actions[:, 0])) > 0.1 * float(space.high - space.low)  # noise of half the range, clipped
+    assert noisy(env, params, base, 0.0) is base
+    xenv, xparams = jm.make("jaxmarket/Execution-v0", **EXECUTION_SMALL)
+    twap = behaviour_policy("jaxmarket/Execution-v0", xenv, xparams, "twap")
+    flipped = noisy(xenv, xparams, twap, 0.3)
+    xobs, xstate = xenv.reset(jm.seed_key(0), xparams)
+    a = jax.vmap(lambda k: flipped(k, xobs, xstate, xparams))(jax.random.split(jm.seed_key(2), 20_000))
+    b = twap(jm.seed_key(3), xobs, xstate, xparams)
+    n = xenv.action_space(xparams).n
+    changed = float(jnp.mean(a != b))  # a uniform draw keeps the action with probability 1/n
+    assert abs(changed - 0.3 * (1 - 1 / n)) < 0.015
+    with pytest.raises(ValueError, match="noise"):
+        noisy(env, params, base, 1.5)
+    with pytest.raises(ValueError, match=r"policy = 'twap' is not a behaviour of jaxmarket/MarketMaking-AS-v0"):
+        behaviour_policy("jaxmarket/MarketMaking-AS-v0", env, params, "twap")
+
+
+def test_reference_scores_bracket_the_baselines():
+    env, params = jm.make("jaxmarket/MarketMaking-AS-v0", **MM_SMALL)
+    low, high, best = reference_scores("jaxmarket/MarketMaking-AS-v0", env, params, 200, 0)
+    scores = {name: float(jm.evaluate(env, params, behaviour_policy("jaxmarket/MarketMaking-AS-v0", env, params, name),
+                                      200, 0)["return"].mean()) for name in ("optimal", "as-symmetric")}
+    assert best == max(scores, key=scores.get) and high == pytest.approx(max(scores.values()))
+    random_return = float(jm.evaluate(env, params, jm.random_policy(env), 200, 0)["return"].mean())
+    assert low == pytest.approx(random_return) and high > low
+
+
+def test_a_warm_start_is_where_ppo_starts_and_is_checked():
+    """PPO's first state holds the warm start's parameters and statistics; a warm start of another
+    network is refused naming what differs."""
+    env, params = jm.make("jaxmarket/MarketMaking-AS-v0", **MM_SMALL)
+    config = ppo.PPOConfig(num_envs=8, num_steps=4, num_minibatches=2, update_epochs=1, total_timesteps=64)
+    donor = ppo.make_trainer(config, env, params).init(jm.seed_key(7))
+    stats = RunningStats(jnp.array(3.0), jnp.array(4.0), jnp.array(100.0))
+    warm = ppo.WarmStart(donor.train_state.params, donor.obs_stats.update(jnp.ones((5, 2))), stats)
+    runner = ppo.make_trainer(config, env, params, warm).init(jm.seed_key(8))
+    for got, want in zip(jax.tree.leaves(runner.train_state.params), jax.tree.leaves(warm.net_params)):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(runner.obs_stats.mean, warm.obs_stats.mean)
+    assert float(runner.return_stats.var) == 4.0
+    wider = dataclasses.replace(config, hidden_sizes=(32,))
+    with pytest.raises(ValueError, match="warm_start.net_params: not the parameters of this run's network"):
+        ppo.make_trainer(wider, env, params, warm)
+    with pytest.raises(ValueError, match="warm_kl_coef"):
+        ppo.make_trainer(dataclasses.replace(config, warm_kl_coef=-1.0), env, params, warm)
+
+
+def test_the_kl_term_holds_the_policy_at_its_warm_start():
+    """With a large ``warm_kl_coef`` PPO's policy stays much nearer its warm start than without it."""
+    env, params = jm.make("jaxmarket/MarketMaking-AS-v0", **MM_SMALL)
+    config = ppo.PPOConfig(num_envs=16, num_steps=20, num_minibatches=2, update_epochs=2, total_timesteps=16 * 20 * 8,
+                           learning_rate=3e-3)
+    start = ppo.make_trainer(config, env, params).init(jm.seed_key(0))
+    warm = ppo.WarmStart(start.train_state.params, start.obs_stats)
+    obs = jax.random.uniform(jm.seed_key(1), (256, 2))
+
+    def drift(coef):
+        trainer = ppo.make_trainer(dataclasses.replace(config, warm_kl_coef=coef), env, params, warm)
+        final = jax.jit(trainer.train)(jm.seed_key(2))["runner"].train_state.params
+        before, _ = trainer.network.apply(warm.net_params, obs)
+        after, _ = trainer.network.apply(final, obs)
+        return float(before.kl_divergence(after).mean())
+
+    assert drift(100.0) < 0.2 * drift(0.0)
+
+
+def test_steps_to_threshold_and_paired_differences():
+    steps = np.arange(1, 11) * 100
+    curve = np.array([0, 0, 1, 1, 1, 5, 5, 5, 5, 5], float)
+    # running means over 5 updates: 0.6, 1.6, 2.6, 3.4, 4.2, 5.0 -> first >= 4 at the window ending at update 9
+    assert experiments.steps_to(steps, curve, 4.0) == 900
+    assert experiments.steps_to(steps, curve, 6.0) is None
+    mean, se = experiments.paired(np.array([3.0, 5.0, 7.0]), np.array([1.0, 2.0, 3.0]))
+    assert mean == pytest.approx(3.0) and se == pytest.approx(1.0 / np.sqrt(3))
+
+
+def test_dataset_commands_end_to_end(tmp_path, capsys, monkeypatch):
+    """record -> info -> train-offline (behaviour cloning, with the critic in PPO's units) -> evaluate the
+    policy checkpoint -> PPO warm-started from it; the cloned policy scores within reach of the data's."""
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "datasets"))
+    overrides = json.dumps(MM_SMALL)
+    main(["dataset", "record", "--env-id", "jaxmarket/MarketMaking-AS-v0", "--env-overrides", overrides, "--policy",
+          "optimal", "--noise", "0.02", "--transitions", "4000", "--reference-episodes", "100",
+          "--dataset-id", "test/mm-optimal-v0", "--episodes-per-chunk", "64", "--no-progress"])
+    out = capsys.readouterr().out
+    assert "recording 200 episodes (4,000 steps)" in out
+    main(["dataset", "info", "test/mm-optimal-v0"])
+    info = json.loads(capsys.readouterr().out)
+    assert info["episodes"] == 200 and info["steps"] == 4000 and info["env_id"] == "jaxmarket/MarketMaking-AS-v0"
+    assert info["ref_max_score"] > info["ref_min_score"]
+    main(["dataset", "train-offline", "test/mm-optimal-v0", "--algorithm", "bc", "--out", str(tmp_path / "bc"),
+          "--bc.num-updates", "3000", "--bc.updates-per-chunk", "1000", "--bc.hidden-sizes", "64", "64",
+          "--bc.activation", "tanh", "--warm-start-gamma", "0.99", "--episodes", "200", "--no-progress"])
+    result = json.loads((tmp_path / "bc" / "evaluation.json").read_text())
+    # 3,000 steps on 4,000 transitions: far nearer the best baseline than the random policy (measured: 76)
+    assert result["normalized_score"] > 50.0, result
+    expected = 100 * (result["mean_return"] - info["ref_min_score"]) / (info["ref_max_score"] - info["ref_min_score"])
+    assert result["normalized_score"] == pytest.approx(expected)
+    env, params = jm.make("jaxmarket/MarketMaking-AS-v0", **MM_SMALL)
+    config = ppo.PPOConfig(hidden_sizes=(64, 64), activation="tanh")
+    warm = load_warm_start(tmp_path / "bc" / "final", config, env, params, env_id="jaxmarket/MarketMaking-AS-v0")
+    assert warm.return_stats is not None and float(warm.return_stats.count) > 1000
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        load_warm_start(tmp_path / "bc" / "final", ppo.PPOConfig(hidden_sizes=(32, 32)), env, params)
+    with pytest.raises(ValueError, match="a policy for 'jaxmarket/MarketMaking-AS-v0'"):
+        load_warm_start(tmp_path / "bc" / "final", config, env, params, env_id="jaxmarket/OTC-LP-v0")
+    data = jm.data.from_minari("test/mm-optimal-v0")
+    stats = return_stats(data, 0.99)
+    np.testing.assert_allclose(warm.return_stats.var, stats.var, rtol=1e-5)
+    main(["train", "market-making", "--warm-start", str(tmp_path / "bc" / "final"), "--out", str(tmp_path / "ppo"),
+          "--ppo.hidden-sizes", "64", "64", "--ppo.num-envs", "32", "--ppo.num-minibatches", "2",
+          "--ppo.total-timesteps", "2048", "--env.max-steps-in-episode", "20", "--no-progress"])
+    assert "warm-started from" in capsys.readouterr().out
+    run = json.loads((tmp_path / "ppo" / "run.json").read_text())
+    assert run["metadata"]["warm_start"] == str(tmp_path / "bc" / "final")
+    with pytest.raises(SystemExit, match="hidden_sizes = \\(64, 64\\) in the checkpoint, \\(32, 32\\)"):
+        main(["train", "market-making", "--warm-start", str(tmp_path / "bc" / "final"), "--out", str(tmp_path / "p2"),
+              "--no-progress"])
+
+
+def test_parsing_the_dataset_commands():
+    config = parse(["dataset", "train-offline", "x/y-v0", "--algorithm", "bc", "--bc.batch-size", "64"])
+    assert config.dataset_id == "x/y-v0" and config.bc.batch_size == 64 and config.algorithm == "bc"
+    assert parse(["train", "market-making", "--warm-start", "runs/bc/final"]).warm_start == "runs/bc/final"
+    with pytest.raises(SystemExit):
+        parse(["dataset", "train-offline", "x/y-v0", "--algorithm", "td3"])
+    with pytest.raises(ValueError, match=r"env_overrides = '\[1\]': expected a JSON object"):
+        parse_overrides("[1]")
+    with pytest.raises(SystemExit, match="jaxmarket: env_overrides = '{' is not JSON"):
+        main(["dataset", "record", "--env-overrides", "{"])

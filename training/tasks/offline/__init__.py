@@ -1,0 +1,1 @@
+"""Datasets of logged interaction and learning from them: recording, Minari storage, offline learners and warm starts."""
