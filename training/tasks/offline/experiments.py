@@ -138,7 +138,7 @@ def train_offline(module: Any, config: Any, env: Any, params: Any, transitions: 
     """``(trainer, final runner, wall seconds)`` of one offline run in one jit."""
     trainer = module.make_trainer(config, env, params, transitions)
     start = time.perf_counter()
-    runner = jax.block_until_ready(jax.jit(trainer.train)(seed_key(seed))["runner"])
+    runner = jax.block_until_ready(jax.jit(trainer.train)(seed_key(seed), trainer.dataset)["runner"])
     return trainer, runner, time.perf_counter() - start
 
 
