@@ -17,7 +17,7 @@ from training.learners import bc, checkpoint, loop
 from training.learners.iql import IQLConfig, TwinQ, expectile_loss, make_trainer
 from training.learners.ppo import observe
 from tests.keys import clone_keys
-from tests.training.test_bc import (
+from tests.training.learners.test_bc import (
     ENV_ID, SpacesEnv, deterministic_actions, recorded_market_making, train, transitions,
 )
 
