@@ -78,7 +78,6 @@ class RunnerState:
     train_state: TrainState  # the ActorCritic's parameters and Adam state
     target_params: Any  # Polyak average of the ActorCritic's parameters (its value head is the TD target)
     obs_stats: RunningStats  # of the data's observations, (*obs_shape,); constant over the run
-    dataset: Dataset  # the transitions sampled from (an argument of the jitted calls, not a constant in them)
     key: jax.Array
     update: jax.Array  # int32, gradient steps done
 
@@ -123,7 +122,7 @@ def make_trainer(config: BCConfig, env: Any, env_params: Any, transitions: Any, 
     Returns:
         The ``offline.Trainer``: ``jax.jit(trainer.train)(key, trainer.dataset)`` takes
         ``config.num_updates`` gradient steps of ``config.batch_size`` transitions and returns
-        ``{"runner": RunnerState (its dataset None), "metrics": {name: (num_updates,)}}``
+        ``{"runner": RunnerState, "metrics": {name: (num_updates,)}}``
         (``LOG_FIELDS`` and ``ran``).
 
     Raises:
@@ -136,15 +135,15 @@ def make_trainer(config: BCConfig, env: Any, env_params: Any, transitions: Any, 
     stats = observation_stats(dataset.obs)
     tx = optax.adam(config.learning_rate)
 
-    def init(key: jax.Array, data: Dataset) -> RunnerState:
+    def init(key: jax.Array) -> RunnerState:
         net_key, key = jax.random.split(key)
-        net_params = network.init(net_key, jnp.zeros(data.obs.shape[1:], jnp.float32))
+        net_params = network.init(net_key, jnp.zeros(dataset.obs.shape[1:], jnp.float32))
         train_state = TrainState.create(apply_fn=network.apply, params=net_params, tx=tx)
-        return RunnerState(train_state, net_params, stats, data, key, jnp.array(0, jnp.int32))
+        return RunnerState(train_state, net_params, stats, key, jnp.array(0, jnp.int32))
 
-    def update(runner: RunnerState) -> tuple[RunnerState, dict]:
+    def update(runner: RunnerState, data: Dataset) -> tuple[RunnerState, dict]:
         key, batch_key = jax.random.split(runner.key)
-        batch = sample(batch_key, runner.dataset, config.batch_size)
+        batch = sample(batch_key, data, config.batch_size)
         grads, info = jax.grad(bc_loss, argnums=2, has_aux=True)(network, config, runner.train_state.params,
                                                                   runner.target_params, runner.obs_stats, batch)
         train_state = runner.train_state.apply_gradients(grads=grads)

@@ -158,7 +158,6 @@ class RunnerState:
     q_state: TrainState  # the twin Q networks and their Adam state
     target_q_params: Any  # Polyak average of the twin Q networks' parameters
     obs_stats: RunningStats  # of the data's observations, (*obs_shape,); constant over the run
-    dataset: Dataset  # the transitions sampled from (an argument of the jitted calls, not a constant in them)
     key: jax.Array
     update: jax.Array  # int32, gradient steps done
 
@@ -227,7 +226,7 @@ def make_trainer(config: IQLConfig, env: Any, env_params: Any, transitions: Any,
     Returns:
         The ``offline.Trainer``: ``jax.jit(trainer.train)(key, trainer.dataset)`` takes
         ``config.num_updates`` gradient steps of ``config.batch_size`` transitions and returns
-        ``{"runner": RunnerState (its dataset None), "metrics": {name: (num_updates,)}}``
+        ``{"runner": RunnerState, "metrics": {name: (num_updates,)}}``
         (``LOG_FIELDS`` and ``ran``).
 
     Raises:
@@ -246,18 +245,18 @@ def make_trainer(config: IQLConfig, env: Any, env_params: Any, transitions: Any,
                                                                       q_params, *args),
                        argnums=(0, 1), has_aux=True)
 
-    def init(key: jax.Array, data: Dataset) -> RunnerState:
+    def init(key: jax.Array) -> RunnerState:
         net_key, q_key, key = jax.random.split(key, 3)
-        obs = jnp.zeros(data.obs.shape[1:], jnp.float32)
+        obs = jnp.zeros(dataset.obs.shape[1:], jnp.float32)
         net_params = network.init(net_key, obs)
-        q_params = q_network.init(q_key, obs, features(jnp.zeros(data.actions.shape[1:], data.actions.dtype)))
+        q_params = q_network.init(q_key, obs, features(jnp.zeros(dataset.actions.shape[1:], dataset.actions.dtype)))
         return RunnerState(TrainState.create(apply_fn=network.apply, params=net_params, tx=tx),
                            TrainState.create(apply_fn=q_network.apply, params=q_params, tx=tx),
-                           q_params, stats, data, key, jnp.array(0, jnp.int32))
+                           q_params, stats, key, jnp.array(0, jnp.int32))
 
-    def update(runner: RunnerState) -> tuple[RunnerState, dict]:
+    def update(runner: RunnerState, data: Dataset) -> tuple[RunnerState, dict]:
         key, batch_key = jax.random.split(runner.key)
-        batch = sample(batch_key, runner.dataset, config.batch_size)
+        batch = sample(batch_key, data, config.batch_size)
         (net_grads, q_grads), info = grad_fn(runner.train_state.params, runner.q_state.params,
                                              runner.target_q_params, runner.obs_stats, batch)
         q_state = runner.q_state.apply_gradients(grads=q_grads)

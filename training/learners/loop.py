@@ -1,9 +1,12 @@
 """The Python training loop: jitted chunks of updates with a progress bar, logs and resumable
 checkpoints. Between chunks only a few scalars leave the device. It drives single-agent PPO
 (``training.learners.ppo``), multi-agent PPO (``training.learners.mappo``) and the calibrator
-(``training.learners.calibration``) alike: a trainer supplies ``init``, ``chunk``, ``config``
+(``training.learners.calibration``) and the offline learners (``training.learners.bc``,
+``training.learners.iql``) alike: a trainer supplies ``init``, ``chunk``, ``config``
 (``num_updates``, ``updates_per_chunk``), ``step_unit`` and ``steps_per_update`` (what a logged step
-is), ``log_fields``, ``summary`` and ``save``.
+is), ``log_fields``, ``summary`` and ``save``, and optionally ``inputs``: arrays (an offline
+learner's dataset) passed to every ``chunk`` after the runner as jit arguments, so that they are
+neither constants of the compiled program nor part of the checkpoints.
 
 A run directory holds:
 
@@ -77,8 +80,9 @@ def run(
     resuming from ``out_dir``'s newest checkpoint if it has one (see the module docstring).
 
     Args:
-        trainer: a PPO, MAPPO or calibration trainer (``init``, ``chunk``, ``config``, ``step_unit``,
-            ``steps_per_update``, ``log_fields``, ``summary``, ``save``).
+        trainer: a PPO, MAPPO, calibration or offline trainer (``init``, ``chunk``, ``config``,
+            ``step_unit``, ``steps_per_update``, ``log_fields``, ``summary``, ``save``, and
+            optionally ``inputs``).
         key: the run's typed PRNG key.
         metadata: JSON-serialisable data stored with each checkpoint (what rebuilds the env).
         out_dir: the run directory (created), or None to write nothing (and resume nothing).
@@ -116,7 +120,8 @@ def run(
     if manager is not None:
         runner = restore_newest(manager, runner)
     done_updates = int(jax.device_get(runner.update))
-    chunk = jax.jit(trainer.chunk).lower(runner).compile()  # compiled first: the log times training only
+    inputs = tuple(getattr(trainer, "inputs", ()))
+    chunk = jax.jit(trainer.chunk).lower(runner, *inputs).compile()  # compiled first: the log times training only
     unit = trainer.step_unit
     rows = read_log(out / LOG, done_updates, unit) if out is not None and done_updates else []
     log = (_Log(out, unit, trainer.log_fields, rows, done_updates * trainer.steps_per_update)
@@ -132,7 +137,7 @@ def run(
     try:
         for index in range(math.ceil(done_updates / config.updates_per_chunk),
                            math.ceil(config.num_updates / config.updates_per_chunk)):
-            runner, metrics = chunk(runner)
+            runner, metrics = chunk(runner, *inputs)
             metrics = jax.device_get(metrics)
             update = min((index + 1) * config.updates_per_chunk, config.num_updates)
             now = time.perf_counter()

@@ -1,6 +1,6 @@
 """The PPO objective and generalised advantage estimation, shared by single-agent PPO (``ppo``) and
 multi-agent PPO (``mappo``): the clipped surrogate with a clipped value loss and an entropy
-bonus, and GAE(lambda) advantages.
+bonus, GAE(lambda) advantages, and the KL anchor to a warm start's policy.
 """
 
 from __future__ import annotations
@@ -83,3 +83,21 @@ def ppo_loss(network: ActorCritic, net_params: Any, obs: jax.Array, action: jax.
     total = actor_loss + vf_coef * value_loss - ent_coef * entropy
     approx_kl = ((ratio - 1) - jnp.log(ratio)).mean()
     return total, {"value_loss": value_loss, "actor_loss": actor_loss, "entropy": entropy, "approx_kl": approx_kl}
+
+
+def warm_start_kl(network: ActorCritic, net_params: Any, warm_params: Any, obs: jax.Array) -> jax.Array:
+    """KL(warm policy || policy), averaged over a minibatch's observations: the term that
+    ``warm_kl_coef`` weights in PPO's and MAPPO's losses after a warm start.
+
+    Args:
+        network: the actor-critic.
+        net_params: its parameters (what the gradient is taken with respect to).
+        warm_params: the parameters the run started from (``WarmStart.net_params``), held fixed.
+        obs: ``(..., d)`` float32 normalised observations.
+
+    Returns:
+        A float32 scalar, >= 0.
+    """
+    warm_dist, _ = network.apply(warm_params, obs)
+    dist, _ = network.apply(net_params, obs)
+    return warm_dist.kl_divergence(dist).mean()

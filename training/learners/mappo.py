@@ -34,6 +34,15 @@ episode (the env's ``info["metrics"]`` at its last step).
 The env axis is split across ``config.devices`` devices as in ``training.learners.ppo``: the env
 states, observations, per-env parameters and metrics and each family's running returns are sharded
 (``place_runner``), the networks, optimisers and statistics replicated.
+
+Warm starts: ``make_trainer(..., warm_start={"lp": ppo.WarmStart(...)})`` starts a learned family
+from a policy instead of a fresh network, e.g. one behaviour-cloned from the family's turns of a
+recording (``training.learners.bc`` with ``family=``, loaded by
+``training.learners.warm_start.load_family_warm_start``). With ``config.warm_kl_coef > 0`` the KL
+divergence from that policy is added to the family's loss, as in single-agent PPO.
+
+    warm = {"lp": load_family_warm_start("runs/bc_lp/final", config, env, env_params, "lp")}
+    trainer = make_trainer(config, env, env_params, fixed={"lt": some_policy}, warm_start=warm)
 """
 
 from __future__ import annotations
@@ -52,15 +61,15 @@ from jax.sharding import Mesh
 
 from jaxmarket.core.multi_agent import MultiAgentEnv, episode_done
 from jaxmarket.core.sharding import split_envs
-from jaxmarket.core.validation import check_choice, check_env_params
+from jaxmarket.core.validation import check_choice, check_env_params, check_range
 from jaxmarket.core.vec_env import VecEnv, per_env
 from training.learners import storage
-from training.learners.losses import LOSS_METRICS, ppo_loss
+from training.learners.losses import LOSS_METRICS, ppo_loss, warm_start_kl
 from training.learners.networks import ActorCritic, space_action_map, space_network
 from training.learners.normalize import RunningStats
 from training.learners.ppo import (
-    Hyperparameters, Transition, advantages, chunk_and_train, chunk_summary, mean_episode_return, observe, optimizer,
-    place, policy_actions, ppo_epochs, track_returns,
+    Hyperparameters, Transition, WarmStart, advantages, chunk_and_train, chunk_summary, check_warm_start,
+    mean_episode_return, observe, optimizer, place, policy_actions, ppo_epochs, track_returns,
 )
 
 FixedPolicy = Callable[[jax.Array, jax.Array, Any], jax.Array]
@@ -87,15 +96,21 @@ class MAPPOConfig(Hyperparameters):
     """Rollout length per env per update, in env rounds; >= 1."""
     total_rounds: int = 2_000_000
     """Env rounds over the whole run (all envs); >= num_envs * num_rounds."""
+    warm_kl_coef: float = 0.0
+    """With a warm start: weight of KL(warm policy || policy), averaged over the minibatch's
+    observations, added to a warm-started family's loss (keeps its policy near the one it started
+    from while the critic catches up); >= 0, 0: none. Ignored for families without a warm start."""
 
     def check_learner(self) -> None:
-        """Check ``learn``.
+        """Check ``learn`` and ``warm_kl_coef``.
 
         Raises:
-            ValueError: ``learn`` is not a tuple of distinct names.
+            ValueError: ``learn`` is not a tuple of distinct names, or ``warm_kl_coef`` is negative
+                or not finite.
         """
         if not isinstance(self.learn, tuple) or len(set(self.learn)) != len(self.learn):
             raise ValueError(f"learn = {self.learn!r} must be a tuple of distinct family names")
+        check_range("warm_kl_coef", self.warm_kl_coef, 0.0)
 
 
 @struct.dataclass
@@ -258,11 +273,11 @@ def check_families(config: MAPPOConfig, env: MultiAgentEnv, fixed: dict[str, Fix
 
 
 def _init_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: tuple[str, ...],
-             networks: dict[str, ActorCritic], tx: optax.GradientTransformation, track_metrics: bool
-             ) -> Callable[..., RunnerState]:
-    """``init(key, env_params=None)``: per learned family a fresh network, optimiser and statistics;
-    reset envs under ``env_params`` (a batch with a leading num_envs axis; None: ``env_params``
-    given to ``make_trainer``, for every env)."""
+             networks: dict[str, ActorCritic], tx: optax.GradientTransformation, track_metrics: bool,
+             warm_start: dict[str, WarmStart]) -> Callable[..., RunnerState]:
+    """``init(key, env_params=None)``: per learned family a fresh (or its warm start's) network and
+    statistics and a fresh optimiser; reset envs under ``env_params`` (a batch with a leading
+    num_envs axis; None: ``env_params`` given to ``make_trainer``, for every env)."""
     env, n_envs = venv.env, config.num_envs
     obs_dims = {f: env.observation_space(f, env_params).shape for f in env.families}
 
@@ -272,11 +287,18 @@ def _init_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: tuple[
         net_keys = dict(zip(learned, jax.random.split(net_key, len(learned))))
         families = {}
         for f in learned:
-            params = networks[f].init(net_keys[f], jnp.zeros(obs_dims[f], jnp.float32))
+            warm = warm_start.get(f)
+            if warm is None:
+                params = networks[f].init(net_keys[f], jnp.zeros(obs_dims[f], jnp.float32))
+                obs_stats = RunningStats.create(obs_dims[f])
+            else:
+                params, obs_stats = warm.net_params, warm.obs_stats
+            have_returns = warm is not None and warm.return_stats is not None
+            return_stats = warm.return_stats if have_returns else RunningStats.create()
             zeros = jnp.zeros((n_envs, env.num_agents[f]), jnp.float32)
             families[f] = FamilyState(
                 TrainState.create(apply_fn=networks[f].apply, params=params, tx=tx),
-                RunningStats.create(obs_dims[f]), RunningStats.create(), zeros, zeros,
+                obs_stats, return_stats, zeros, zeros,
             )
         obs, env_state = venv.reset(reset_key, batch)
         metrics = None
@@ -343,10 +365,42 @@ def _round_step_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: 
     return round_step
 
 
-def _update_family_fn(config: MAPPOConfig, networks: dict[str, ActorCritic], mesh: Mesh) -> Callable:
+def family_loss_fn(config: MAPPOConfig, network: ActorCritic, warm_params: Any = None
+                   ) -> Callable[[Any, tuple], tuple[jax.Array, dict[str, jax.Array]]]:
+    """One learned family's minibatch loss: PPO's clipped loss (``losses.ppo_loss``), plus
+    ``config.warm_kl_coef`` times KL(warm policy || policy) averaged over the minibatch's
+    observations when ``warm_params`` is given and ``warm_kl_coef > 0``.
+
+    Args:
+        config: ``clip_eps``, ``vf_coef``, ``ent_coef`` and ``warm_kl_coef`` are read.
+        network: the family's actor-critic.
+        warm_params: the parameters of the family's warm start (``WarmStart.net_params``), or None.
+
+    Returns:
+        ``loss_fn(params, minibatch) -> (loss, parts)``: ``minibatch`` is ``(obs (B, d) float32
+        normalised, action (B,) int or (B, action_dim) float32, old log_prob (B,), old value (B,),
+        advantages (B,), value targets (B,))``, any leading batch shape ``B``; ``loss`` a float32
+        scalar, ``parts`` the scalar ``LOSS_METRICS`` (without the KL term).
+    """
+    anchored = warm_params is not None and config.warm_kl_coef > 0
+
+    def loss_fn(params: Any, mb: tuple) -> tuple[jax.Array, dict[str, jax.Array]]:
+        loss, info = ppo_loss(network, params, *mb, config.clip_eps, config.vf_coef, config.ent_coef)
+        if anchored:
+            loss = loss + config.warm_kl_coef * warm_start_kl(network, params, warm_params, mb[0])
+        return loss, info
+
+    return loss_fn
+
+
+def _update_family_fn(config: MAPPOConfig, networks: dict[str, ActorCritic], mesh: Mesh,
+                      warm_start: dict[str, WarmStart]) -> Callable:
     """``update_family(f, fam, traj, last_obs, key) -> (fam, metrics)``: GAE and the PPO epochs of
-    one learned family over its rollout ``traj`` (rounds, envs, agents, ...)."""
+    one learned family over its rollout ``traj`` (rounds, envs, agents, ...), with the KL to the
+    family's warm start in the loss (``family_loss_fn``)."""
     n_envs = config.num_envs
+    loss_fns = {f: family_loss_fn(config, network, warm_start[f].net_params if f in warm_start else None)
+                for f, network in networks.items()}
 
     def update_family(f: str, fam: FamilyState, traj: Transition, last_obs: jax.Array,
                       key: jax.Array) -> tuple[FamilyState, dict[str, jax.Array]]:
@@ -360,11 +414,7 @@ def _update_family_fn(config: MAPPOConfig, networks: dict[str, ActorCritic], mes
             return x.reshape((n_envs, -1) + x.shape[3:])
 
         batch = jax.tree.map(by_env, (traj.obs, traj.action, traj.log_prob, traj.value, adv, targets))
-
-        def loss_fn(params, mb):
-            return ppo_loss(networks[f], params, *mb, config.clip_eps, config.vf_coef, config.ent_coef)
-
-        train_state, info = ppo_epochs(fam.train_state, batch, loss_fn, key, config, mesh)
+        train_state, info = ppo_epochs(fam.train_state, batch, loss_fns[f], key, config, mesh)
         metrics = {f"{f}_{name}": value.mean() for name, value in info.items()}
         metrics[f"{f}_episode_return"] = mean_episode_return(traj.done, traj.episode_return)
         return fam.replace(train_state=train_state), metrics
@@ -403,9 +453,55 @@ def _reports_metrics(env: MultiAgentEnv, env_params: Any) -> bool:
     return isinstance(info, dict) and bool(info.get("metrics"))
 
 
+def family_network(config: Hyperparameters, env: MultiAgentEnv, env_params: Any, family: str) -> ActorCritic:
+    """The actor-critic a family's agents share (``space_network`` of its action space).
+
+    Args:
+        config: ``hidden_sizes``, ``activation`` and ``init_log_std`` are read.
+        env: the multi-agent env.
+        env_params: its parameters.
+        family: one of ``env.families``.
+
+    Returns:
+        The ``ActorCritic``.
+
+    Raises:
+        ValueError: ``family`` is not one of the env's, or its action space is neither Discrete nor Box.
+    """
+    check_choice("family", family, env.families)
+    return space_network(env.action_space(family, env_params), config.hidden_sizes, config.activation,
+                         config.init_log_std)
+
+
+def check_family_warm_starts(warm_start: dict[str, WarmStart], learned: tuple[str, ...], env: MultiAgentEnv,
+                             env_params: Any, networks: dict[str, ActorCritic]) -> None:
+    """Check each family's warm start against the family's network (``ppo.check_warm_start``).
+
+    Args:
+        warm_start: warm starts by family.
+        learned: the learned families with agents.
+        env: the multi-agent env.
+        env_params: its parameters.
+        networks: the learned families' networks.
+
+    Raises:
+        ValueError: a warm start for a family that is not learned (or not the env's, or without
+            agents), naming it and the learned ones; or parameters or statistics that do not fit
+            the family's network and observation shape (``check_warm_start``'s message, after the family).
+    """
+    for family, warm in warm_start.items():
+        if family not in learned:
+            raise ValueError(f"warm_start: family {family!r} is not learned; warm starts are for the learned families "
+                             f"{list(learned)}")
+        try:
+            check_warm_start(warm, networks[family], env.observation_space(family, env_params).shape)
+        except ValueError as error:
+            raise ValueError(f"family {family!r}: {error}") from None
+
+
 def make_trainer(
     config: MAPPOConfig, env: MultiAgentEnv, env_params: Any, fixed: dict[str, FixedPolicy] | None = None,
-    episode_metrics: bool = False,
+    episode_metrics: bool = False, warm_start: dict[str, WarmStart] | None = None,
 ) -> Trainer:
     """Check the configuration, the env parameters and the family roles, then build the jittable
     training functions.
@@ -419,6 +515,11 @@ def make_trainer(
         episode_metrics: keep each env's last finished episode's metrics in the runner
             (``RunnerState.episode_metrics``); the env must have ``episode_metrics(state, params)``
             and put them in ``info["metrics"]``.
+        warm_start: per learned family, the network parameters, observation statistics ``(d,)`` and
+            optionally return statistics ``()`` to start from (``ppo.WarmStart``, checked against the
+            family's network; ``training.learners.warm_start.load_family_warm_start`` reads one from
+            a policy checkpoint); with ``config.warm_kl_coef > 0`` the KL divergence from that policy
+            is added to the family's loss. Families not in it start fresh; None: all do.
 
     Returns:
         The ``Trainer``: ``jax.jit(trainer.train)(key)`` (or ``(key, env_params_batch)``, see
@@ -429,8 +530,10 @@ def make_trainer(
     Raises:
         ValueError: an invalid config field, an env that is not a ``MultiAgentEnv``, invalid env
             parameters, a family role error (``check_families``), an unsupported action space,
-            ``squash_actions`` with an unbounded Box, or ``devices`` more than there are or not
-            dividing ``num_envs``; all before anything is compiled.
+            ``squash_actions`` with an unbounded Box, ``devices`` more than there are or not
+            dividing ``num_envs``, or a warm start for a family that is not learned or that does not
+            fit its network (``check_family_warm_starts``, naming the family); all before anything
+            is compiled.
     """
     config.check()
     mesh = config.mesh()
@@ -444,8 +547,9 @@ def make_trainer(
                          "info['metrics']")
     venv = VecEnv(env, config.num_envs, per_env_params=True, devices=mesh.size)
     action_spaces = {f: env.action_space(f, env_params) for f in env.families}
-    networks = {f: space_network(action_spaces[f], config.hidden_sizes, config.activation, config.init_log_std)
-                for f in learned}
+    networks = {f: family_network(config, env, env_params, f) for f in learned}
+    warm_start = dict(warm_start or {})
+    check_family_warm_starts(warm_start, learned, env, env_params, networks)
     to_env = {f: space_action_map(action_spaces[f], config.squash_actions) for f in learned}
     tx = optimizer(config, config.num_updates)
     round_step = _round_step_fn(config, venv, env_params, learned, fixed, networks, to_env)
@@ -454,8 +558,8 @@ def make_trainer(
         """``num_rounds`` rounds of every env: per learned family, transitions (rounds, envs, agents, ...)."""
         return jax.lax.scan(round_step, runner, None, config.num_rounds)
 
-    init = _init_fn(config, venv, env_params, learned, networks, tx, episode_metrics)
-    update = _update_fn(learned, rollout, _update_family_fn(config, networks, mesh), mesh)
+    init = _init_fn(config, venv, env_params, learned, networks, tx, episode_metrics, warm_start)
+    update = _update_fn(learned, rollout, _update_family_fn(config, networks, mesh, warm_start), mesh)
     chunk, train = chunk_and_train(init, update, config.num_updates, config.updates_per_chunk)
     return Trainer(config, env, env_params, learned, fixed, networks, to_env, init, rollout, update, chunk, train,
                    mesh, episode_metrics)

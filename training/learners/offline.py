@@ -386,28 +386,24 @@ def half_squared_error(prediction: jax.Array, target: jax.Array) -> jax.Array:
 class Trainer:
     """The jittable pieces of one offline run and what ``loop.run`` reads.
 
-    - ``init(key, dataset=None) -> runner``: fresh networks and optimisers; ``runner.dataset`` is
-      ``dataset`` (default: the trainer's own ``dataset``).
-    - ``update(runner) -> (runner, metrics)``: one gradient step on a minibatch of ``runner.dataset``.
-    - ``chunk(runner) -> (runner, metrics (updates_per_chunk,))``: what ``loop.run`` calls.
-    - ``train(key, dataset=None) -> {"runner", "metrics" (num_updates,)}``: the whole run; the
-      returned runner's ``dataset`` is None (a vmap over keys would otherwise copy it per key).
+    - ``init(key) -> runner``: fresh networks and optimisers.
+    - ``update(runner, dataset) -> (runner, metrics)``: one gradient step on a minibatch of ``dataset``.
+    - ``chunk(runner, dataset) -> (runner, metrics (updates_per_chunk,))``: what ``loop.run`` calls.
+    - ``train(key, dataset) -> {"runner", "metrics" (num_updates,)}``: the whole run.
       Seeds: ``jax.vmap(trainer.train, in_axes=(0, None))(keys, trainer.dataset)``. On the CPU a
       vmap batches the orthogonal initialiser's QR decompositions, and XLA's CPU runtime can
       deadlock when two batched LAPACK calls wait on its thread pool at once (seen with 2 cores);
       ``jax.lax.map`` over the keys avoids it.
 
-    The data should reach the jitted computations as an argument, not as a constant captured by a
-    closure: XLA embeds captured arrays into the compiled program (a million transitions of 17
-    float32 observations put 136 MB of observations and next observations into it), which costs
-    compile time and memory. So pass them:
-    ``jax.jit(trainer.train)(key, trainer.dataset)``; ``jax.jit(trainer.train)(key)`` captures them
-    (fine for small data). ``loop.run`` calls ``init(key)``, which captures them once, in ``init``
-    only; the chunks read them from the runner, so they are also in its resumable checkpoints.
+    The data are an argument of every jitted call, never part of the runner: XLA embeds arrays a
+    closure captures into the compiled program (a million transitions of 17 float32 observations
+    put 136 MB of observations and next observations into it), and a runner's arrays go into every
+    resumable checkpoint. ``inputs`` is ``(dataset,)``, what ``loop.run`` passes to each ``chunk``
+    after the runner (and never checkpoints).
 
     A runner has ``train_state`` (the ``ActorCritic``'s parameters and optimiser), ``obs_stats`` (of
-    the data), ``dataset``, ``key`` and ``update`` (steps done), and the learner's own fields.
-    ``log_fields`` are the learner's losses, each a mean over a chunk's steps.
+    the data), ``key`` and ``update`` (steps done), and the learner's own fields. ``log_fields``
+    are the learner's losses, each a mean over a chunk's steps.
     """
 
     config: OfflineConfig
@@ -417,13 +413,18 @@ class Trainer:
     network: ActorCritic
     to_env: Callable[[jax.Array], jax.Array]  # policy variable -> env action
     dataset: Dataset
-    init: Callable[..., Any]
-    update: Callable[[Any], tuple[Any, dict]]
-    chunk: Callable[[Any], tuple[Any, dict]]
-    train: Callable[..., dict]
+    init: Callable[[jax.Array], Any]
+    update: Callable[[Any, Dataset], tuple[Any, dict]]
+    chunk: Callable[[Any, Dataset], tuple[Any, dict]]
+    train: Callable[[jax.Array, Dataset], dict]
     log_fields: tuple[str, ...]
     step_unit = "gradient_steps"
     steps_per_update = 1
+
+    @property
+    def inputs(self) -> tuple[Dataset]:
+        """What ``loop.run`` passes to ``chunk`` after the runner: ``(dataset,)``."""
+        return (self.dataset,)
 
     @property
     def ppo_config(self) -> PPOConfig:
@@ -490,9 +491,9 @@ class Trainer:
 
 
 def make_offline_trainer(config: OfflineConfig, env: Any, env_params: Any, family: str | None, network: ActorCritic,
-                         to_env: Callable, dataset: Dataset, init: Callable[[jax.Array, Dataset], Any],
-                         update: Callable[[Any], tuple[Any, dict]], log_fields: tuple[str, ...]) -> Trainer:
-    """A learner's ``Trainer`` from its ``init(key, dataset)`` and ``update(runner)`` (see ``Trainer``).
+                         to_env: Callable, dataset: Dataset, init: Callable[[jax.Array], Any],
+                         update: Callable[[Any, Dataset], tuple[Any, dict]], log_fields: tuple[str, ...]) -> Trainer:
+    """A learner's ``Trainer`` from its ``init(key)`` and ``update(runner, dataset)`` (see ``Trainer``).
 
     Args:
         config: the learner's config (``num_updates``, ``updates_per_chunk`` are read).
@@ -502,24 +503,24 @@ def make_offline_trainer(config: OfflineConfig, env: Any, env_params: Any, famil
         network: the ``ActorCritic``.
         to_env: the map from the policy variable to env actions.
         dataset: the learner's data.
-        init: ``init(key, dataset) -> runner``, the runner a ``flax.struct`` dataclass with a
-            ``dataset`` field.
-        update: one gradient step, ``update(runner) -> (runner, metrics)``, counting it in ``runner.update``.
+        init: ``init(key) -> runner``.
+        update: one gradient step, ``update(runner, dataset) -> (runner, metrics)``, counting it in
+            ``runner.update``.
         log_fields: the metrics ``summary`` reports.
 
     Returns:
         The ``Trainer``.
     """
-    def start(key: jax.Array, data: Dataset | None = None) -> Any:
-        return init(key, dataset if data is None else data)
+    def driven_by(data: Dataset) -> tuple[Callable, Callable]:
+        return chunk_and_train(init, lambda runner: update(runner, data), config.num_updates, config.updates_per_chunk)
 
-    chunk, whole = chunk_and_train(start, update, config.num_updates, config.updates_per_chunk)
+    def chunk(runner: Any, data: Dataset) -> tuple[Any, dict]:
+        return driven_by(data)[0](runner)
 
-    def train(key: jax.Array, data: Dataset | None = None) -> dict:
-        result = whole(key, data)
-        return {"runner": result["runner"].replace(dataset=None), "metrics": result["metrics"]}
+    def train(key: jax.Array, data: Dataset) -> dict:
+        return driven_by(data)[1](key)
 
-    return Trainer(config, env, env_params, family, network, to_env, dataset, start, update, chunk, train, log_fields)
+    return Trainer(config, env, env_params, family, network, to_env, dataset, init, update, chunk, train, log_fields)
 
 
 def build_policy_parts(config: OfflineConfig, env: Any, env_params: Any, transitions: Any, family: str | None

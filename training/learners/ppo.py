@@ -37,7 +37,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxmarket.core.sharding import ENV_AXIS, env_mesh, replicate, split_envs
 from jaxmarket.core.validation import check_choice, check_env_params, check_int, check_range
 from training.learners import storage
-from training.learners.losses import LOSS_METRICS, gae, ppo_loss
+from training.learners.losses import LOSS_METRICS, gae, ppo_loss, warm_start_kl
 from training.learners.networks import ACTIVATIONS, ActorCritic, space_action_map, space_network, space_spec
 from training.learners.normalize import RunningStats
 
@@ -629,9 +629,7 @@ def _update_fn(config: PPOConfig, network: ActorCritic, env_step: Callable, mesh
         loss, info = ppo_loss(network, net_params, traj.obs, traj.action, traj.log_prob, traj.value, adv, targets,
                               config.clip_eps, config.vf_coef, config.ent_coef)
         if anchored:
-            warm_dist, _ = network.apply(warm_start.net_params, traj.obs)
-            dist, _ = network.apply(net_params, traj.obs)
-            loss = loss + config.warm_kl_coef * warm_dist.kl_divergence(dist).mean()
+            loss = loss + config.warm_kl_coef * warm_start_kl(network, net_params, warm_start.net_params, traj.obs)
         return loss, info
 
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:

@@ -235,13 +235,17 @@ def test_update_traces_once_and_the_loop_ends_where_jit_train_ends(market_making
     update = jax.jit(chex.assert_max_traces(trainer.update, n=1))
     runner = jax.jit(trainer.init)(clone_keys(key))
     for _ in range(3):
-        runner, metrics = update(runner)
+        runner, metrics = update(runner, trainer.dataset)
     assert set(trainer.log_fields) <= set(metrics) and np.isfinite(metrics["actor_loss"])
-    full = jax.jit(trainer.train)(clone_keys(key))["runner"]
+    full = jax.jit(trainer.train)(clone_keys(key), trainer.dataset)["runner"]
     metadata = {"env_id": ENV_ID, "env_overrides": {}}
     looped, rows = loop.run(trainer, key, metadata=metadata, out_dir=tmp_path, progress=False)
     assert [row["update"] for row in rows] == [10, 20, 25] and int(looped.update) == 25
     chex.assert_trees_all_close(looped.train_state.params, full.train_state.params, rtol=1e-5, atol=1e-6)
+    # the data are a jit argument, not runner state: the resumable checkpoints hold networks and optimisers only
+    saved = sum(f.stat().st_size for f in (tmp_path / loop.CHECKPOINTS).rglob("*") if f.is_file())
+    data_bytes = sum(np.asarray(x).nbytes for x in jax.tree.leaves(trainer.dataset))
+    assert saved < data_bytes / 2, (saved, data_bytes)
     assert set(trainer.log_fields) <= set(rows[-1]) and rows[-1]["gradient_steps"] == 25
     # the final policy is a PPO checkpoint: checkpoint.load rebuilds it, acting identically
     _, loaded_params, loaded_policy, stored = checkpoint.load(tmp_path / loop.FINAL)
@@ -261,8 +265,8 @@ def test_passed_and_captured_data_give_the_same_run_over_several_keys():
     # lax.map rather than vmap over the keys: see offline.Trainer on batched initialisers on the CPU
     mapped = jax.jit(lambda ks, data: jax.lax.map(lambda k: trainer.train(k, data), ks))(clone_keys(keys),
                                                                                           trainer.dataset)
-    assert mapped["runner"].dataset is None and mapped["metrics"]["actor_loss"].shape == (2, config.num_updates)
-    captured = jax.jit(trainer.train)(keys[1])["runner"]  # the data captured, not passed
+    assert mapped["metrics"]["actor_loss"].shape == (2, config.num_updates)
+    captured = jax.jit(lambda k: trainer.train(k, trainer.dataset))(keys[1])["runner"]  # the data a constant
     chex.assert_trees_all_close(jax.tree.map(lambda x: x[1], mapped["runner"].train_state.params),
                                 captured.train_state.params, rtol=1e-5, atol=1e-6)
 

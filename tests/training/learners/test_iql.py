@@ -140,9 +140,9 @@ def test_trains_on_recorded_episodes_through_the_loop_to_a_ppo_checkpoint(tmp_pa
     update = jax.jit(chex.assert_max_traces(trainer.update, n=1))
     runner = jax.jit(trainer.init)(clone_keys(key))
     for _ in range(3):
-        runner, metrics = update(runner)
+        runner, metrics = update(runner, trainer.dataset)
     assert all(np.isfinite(metrics[name]) for name in trainer.log_fields)
-    full = jax.jit(trainer.train)(clone_keys(key))["runner"]
+    full = jax.jit(trainer.train)(clone_keys(key), trainer.dataset)["runner"]
     looped, rows = loop.run(trainer, key, metadata={"env_id": ENV_ID, "env_overrides": {}}, out_dir=tmp_path,
                             progress=False)
     assert [row["update"] for row in rows] == [10, 20, 25]

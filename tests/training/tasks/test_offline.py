@@ -19,7 +19,7 @@ from training.learners.normalize import RunningStats
 from training.learners.warm_start import discounted_returns, load_warm_start, return_stats
 from training.tasks.offline import experiments
 from training.tasks.offline.command import parse_overrides
-from training.tasks.offline.behaviour import behaviour_policy, noisy, reference_scores
+from training.tasks.offline.behaviour import POLICY_NOISE_GAIN, behaviour_policy, noisy, reference_scores
 
 MM_SMALL = {"max_steps_in_episode": 20}
 EXECUTION_SMALL = {"n_noise": 20, "n_value": 5, "n_momentum": 2, "n_market_makers": 1}
@@ -58,6 +58,28 @@ def test_noise_keeps_actions_in_the_space_and_flips_at_its_rate():
         noisy(env, params, base, 1.5)
     with pytest.raises(ValueError, match=r"policy = 'twap' is not a behaviour of jaxmarket/MarketMaking-AS-v0"):
         behaviour_policy("jaxmarket/MarketMaking-AS-v0", env, params, "twap")
+    with pytest.raises(ValueError, match="noise_space"):
+        noisy(env, params, base, 0.1, "logit")
+
+
+def test_policy_space_noise_is_gaussian_in_the_squashed_policy_s_variable():
+    """In u = logit((a - low) / (high - low)) the noisy actions are normal around the noise-free action's u,
+    of standard deviation POLICY_NOISE_GAIN * noise, and strictly inside the bounds (nothing piles on them)."""
+    env, params = jm.make("jaxmarket/MarketMaking-AS-v0", **MM_SMALL)
+    base = behaviour_policy("jaxmarket/MarketMaking-AS-v0", env, params, "optimal")
+    noise = 0.3
+    shaken = noisy(env, params, base, noise, "policy")
+    obs, state = env.reset(jm.seed_key(0), params)
+    actions = np.asarray(jax.vmap(lambda k: shaken(k, obs, state, params))(jax.random.split(jm.seed_key(1), 20_000)),
+                         np.float64)
+    space = env.action_space(params)
+    low, high = np.asarray(space.low, np.float64), np.asarray(space.high, np.float64)
+    assert np.all((actions > low) & (actions < high))
+    frac = (actions - low) / (high - low)
+    u = np.log(frac) - np.log1p(-frac)
+    clean = (np.asarray(base(jm.seed_key(2), obs, state, params), np.float64) - low) / (high - low)
+    np.testing.assert_allclose(u.mean(axis=0), np.log(clean) - np.log1p(-clean), atol=0.03)  # s.e. 1.2 / 141
+    np.testing.assert_allclose(u.std(axis=0), POLICY_NOISE_GAIN * noise, rtol=0.03)
 
 
 def test_reference_scores_bracket_the_baselines():
@@ -117,6 +139,11 @@ def test_steps_to_threshold_and_paired_differences():
     assert experiments.steps_to(steps, curve, 6.0) is None
     mean, se = experiments.paired(np.array([3.0, 5.0, 7.0]), np.array([1.0, 2.0, 3.0]))
     assert mean == pytest.approx(3.0) and se == pytest.approx(1.0 / np.sqrt(3))
+    # one seed: the s.e. over its episodes; several: over the seeds' means (here 2 and 4: s.e. 1)
+    assert experiments.seed_stats(np.array([[1.0, 3.0]])) == pytest.approx((2.0, 1.0))
+    assert experiments.seed_stats(np.array([[1.0, 3.0], [3.0, 5.0]])) == pytest.approx((3.0, 1.0))
+    with pytest.raises(ValueError, match="seeds"):
+        experiments.run_held_out_types(experiments.HeldOutTypesConfig(seeds=0))
 
 
 def test_dataset_commands_end_to_end(tmp_path, capsys, monkeypatch):

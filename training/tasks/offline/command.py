@@ -29,7 +29,7 @@ from training.learners.iql import IQLConfig
 from training.learners.normalize import STD_EPS
 from training.learners.warm_start import return_stats
 from training.tasks import common
-from training.tasks.offline.behaviour import behaviour_policy, reference_scores
+from training.tasks.offline.behaviour import behaviour_policy, noise_label, reference_scores
 from training.tasks.registry import register
 
 DEFAULT_ENV_ID = "jaxmarket/OTC-LP-v0"
@@ -57,6 +57,9 @@ class RecordConfig:
     noise: float = DEFAULT_NOISE
     """exploration noise in [0, 1]: Box actions get Gaussian noise of this fraction of each entry's range, Discrete
     actions are uniform with this probability"""
+    noise_space: Literal["action", "policy"] = "action"
+    """where a Box action's noise is added: action (clipped to the bounds) or policy (in the squashed policy's
+    unbounded variable, so that behaviour cloning can represent it exactly)"""
     transitions: int = DEFAULT_TRANSITIONS
     """env steps to record (rounded up to whole episodes), >= 1"""
     seed: int = 0
@@ -164,14 +167,16 @@ def run_record(config: RecordConfig) -> None:
     if not config.policy:
         raise ValueError("policy = (): give at least one behaviour policy")
     env, params = jm.make(config.env_id, **overrides)
-    policies = [behaviour_policy(config.env_id, env, params, name, config.noise) for name in config.policy]
+    policies = [behaviour_policy(config.env_id, env, params, name, config.noise, config.noise_space)
+                for name in config.policy]
     steps = episode_steps(env, params)
     num_episodes = math.ceil(config.transitions / steps)
     dataset_id = config.dataset_id or default_dataset_id(config.env_id, config.policy)
     low = high = best = None
     if config.reference_episodes:
         low, high, best = reference_scores(config.env_id, env, params, config.reference_episodes, config.seed)
-    name = "+".join(config.policy) + (f" (noise {config.noise})" if config.noise else "")
+    noise = f" (noise {config.noise}{noise_label(config.noise_space)})" if config.noise else ""
+    name = "+".join(config.policy) + noise
     print(f"recording {num_episodes:,} episodes ({num_episodes * steps:,} steps) of {name} on {config.env_id} "
           f"into {dataset_id}")
     to_minari(record_chunks(env, params, policies, num_episodes, config.seed, config.episodes_per_chunk,
@@ -213,7 +218,7 @@ def run_train_offline(config: TrainOfflineConfig) -> dict[str, Any]:
     learner_config = config.bc if config.algorithm == "bc" else config.iql
     extra: dict[str, Any] = {}
     if config.warm_start_gamma is not None:
-        stats = return_stats(trajectories, config.warm_start_gamma)
+        stats = return_stats(trajectories, config.warm_start_gamma, info["family"])
         scale = 1.0 / math.sqrt(float(stats.var) + STD_EPS)
         learner_config = dataclasses.replace(learner_config, reward_scale=scale)
         extra["return_stats"] = {"mean": float(stats.mean), "var": float(stats.var), "count": float(stats.count)}

@@ -19,7 +19,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +29,7 @@ import jaxmarket as jm
 from jaxmarket.core.evaluate import episode_steps
 from jaxmarket.core.keys import seed_key
 from jaxmarket.core.supertypes import Categorical, Uniform
+from jaxmarket.core.validation import check_int
 from jaxmarket.otc.types import default_lp_supertype
 from training.learners import bc, iql, ppo
 from training.learners.bc import BCConfig
@@ -37,7 +38,7 @@ from training.learners.normalize import STD_EPS
 from training.learners.warm_start import return_stats
 from training.plotting import panels, save_panels
 from training.tasks.market_making.comparison import PPO_CONFIG as MM_PPO_CONFIG
-from training.tasks.offline.behaviour import behaviour_policy
+from training.tasks.offline.behaviour import behaviour_policy, noise_label
 from training.tasks.registry import register
 
 EVAL_EPISODES = 1000
@@ -64,6 +65,8 @@ class OfflineExperimentConfig:
     """behaviour transitions recorded per dataset (rounded up to whole episodes), >= 1"""
     noise: float = 0.1
     """the behaviour policy's exploration noise (jaxmarket dataset record --noise)"""
+    noise_space: Literal["action", "policy"] = "action"
+    """where a Box action's noise is added (jaxmarket dataset record --noise-space)"""
     gradient_steps: int = 100_000
     """gradient steps of each offline learner, >= 1"""
     episodes: int = EVAL_EPISODES
@@ -108,6 +111,10 @@ class WarmStartConfig(OfflineExperimentConfig):
 class HeldOutTypesConfig(OfflineExperimentConfig):
     """Held-out types: one policy distilled (cloned) from dealer data at gamma in {0, 0.5, 1.5, 2}, evaluated at
     gamma = 1 against one cloned from gamma = 1 data (OTC-LP-v0)."""
+
+    seeds: int = 1
+    """independent repetitions (recording and cloning seeds seed, seed + 1, ...), >= 1; with several, the s.e. are
+    over the seeds' means"""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -173,7 +180,8 @@ def offline_rl_case(env_id: str, overrides: dict[str, Any], behaviours: tuple[st
                     config: OfflineRLConfig) -> dict[str, Any]:
     """One env of ``offline-rl``: record, train BC and IQL, evaluate all over the same episodes."""
     env, params = jm.make(env_id, **overrides)
-    policies = [behaviour_policy(env_id, env, params, b, config.noise) for b in behaviours]
+    policies = [behaviour_policy(env_id, env, params, b, config.noise, config.noise_space) for b in behaviours]
+    noise = f"noise {config.noise}{noise_label(config.noise_space)}"
     start = time.perf_counter()
     data = record(env, params, policies, transitions, config.seed)
     x = jm.to_transitions(data)
@@ -182,10 +190,10 @@ def offline_rl_case(env_id: str, overrides: dict[str, Any], behaviours: tuple[st
                                                 config.seed)
     iql_trainer, iql_runner, iql_s = train_offline(iql, IQLConfig(num_updates=config.gradient_steps), env, params, x,
                                                    config.seed)
-    returns = {f"behaviour: {name} (noise {config.noise})": evaluate(env, params, policy, config)
+    returns = {f"behaviour: {name} ({noise})": evaluate(env, params, policy, config)
                for name, policy in zip(behaviours, policies)}
     mix = np.mean(list(returns.values()), axis=0)  # the data's policy: each behaviour on an equal share of episodes
-    reference = f"behaviour: {'+'.join(behaviours)} (noise {config.noise})"
+    reference = f"behaviour: {'+'.join(behaviours)} ({noise})"
     if len(behaviours) > 1:
         returns[reference] = mix
     returns["behaviour cloning (sampled)"] = evaluate(env, params, bc_trainer.policy(bc_runner, False), config)
@@ -250,7 +258,7 @@ def warm_start_case(env_id: str, overrides: dict[str, Any], behaviour: str, nois
                     config: WarmStartConfig) -> dict[str, Any]:
     """One env of ``warm-start``: clone the behaviour with PPO's network, then PPO from scratch and warm-started."""
     env, params = jm.make(env_id, **overrides)
-    policy = behaviour_policy(env_id, env, params, behaviour, noise)
+    policy = behaviour_policy(env_id, env, params, behaviour, noise, config.noise_space)
     data = record(env, params, [policy], config.transitions, config.seed)
     stats = return_stats(data, ppo_config.gamma)
     cloning = BCConfig(num_updates=config.gradient_steps, hidden_sizes=ppo_config.hidden_sizes,
@@ -270,7 +278,8 @@ def warm_start_case(env_id: str, overrides: dict[str, Any], behaviour: str, nois
     threshold = random_return + THRESHOLD * (final - random_return)
     reach = {arm: [steps_to(steps, curve, threshold) for steps, curve, _ in runs] for arm, runs in arms.items()}
     return {
-        "env_id": env_id, "overrides": overrides, "behaviour": behaviour, "noise": noise, "transitions": config.transitions,
+        "env_id": env_id, "overrides": overrides, "behaviour": behaviour, "noise": noise, "noise_space": config.noise_space,
+        "transitions": config.transitions,
         "clone_gradient_steps": config.gradient_steps, "clone_s": clone_s, "random_return": random_return,
         "behaviour_return": behaviour_return, "clone_return": clone_return, "scratch_final": final,
         "threshold": threshold, "steps_per_run": ppo_config.num_updates * ppo_config.batch_size, "reach": reach,
@@ -337,37 +346,56 @@ def at_gamma(gammas: tuple[float, ...]) -> dict[str, Any]:
     return {"lp_supertype": supertype}
 
 
+def seed_stats(values: np.ndarray) -> tuple[float, float]:
+    """The mean of ``(seeds, episodes)`` values and its s.e.: over the episodes with one seed, over the seeds'
+    means with several."""
+    values = np.asarray(values, np.float64)
+    if values.shape[0] == 1:
+        return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.shape[1]))
+    means = values.mean(axis=1)
+    return float(means.mean()), float(means.std(ddof=1) / math.sqrt(len(means)))
+
+
 def run_held_out_types(config: HeldOutTypesConfig) -> dict[str, Any]:
     """``jaxmarket experiment held-out-types``."""
+    check_int("seeds", config.seeds, 1)
     cloning = BCConfig(num_updates=config.gradient_steps)
-    policies, sources = {}, {"distilled (gamma in {0, 0.5, 1.5, 2})": TRAINING_GAMMAS,
-                             f"cloned at gamma = {HELD_OUT_GAMMA:g}": (HELD_OUT_GAMMA,)}
-    for name, gammas in sources.items():
-        env, params = jm.make(OTC_LP_ID, **at_gamma(gammas))
-        behaviour = behaviour_policy(OTC_LP_ID, env, params, "heuristic", config.noise)
-        data = record(env, params, [behaviour], config.transitions, config.seed)
-        trainer, runner, _ = train_offline(bc, cloning, env, params, jm.to_transitions(data), config.seed)
-        policies[name] = trainer.policy(runner)
-    env, params = jm.make(OTC_LP_ID, **at_gamma((HELD_OUT_GAMMA,)))
-    heuristic = behaviour_policy(OTC_LP_ID, env, params, "heuristic")
-    returns = {name: evaluate(env, params, p, config) for name, p in policies.items()}
-    returns["heuristic (noise-free)"] = evaluate(env, params, heuristic, config)
+    sources = {"distilled (gamma in {0, 0.5, 1.5, 2})": TRAINING_GAMMAS, f"cloned at gamma = {HELD_OUT_GAMMA:g}":
+               (HELD_OUT_GAMMA,)}
+    held_env, held_params = jm.make(OTC_LP_ID, **at_gamma((HELD_OUT_GAMMA,)))
+    returns: dict[str, list[np.ndarray]] = {name: [] for name in sources}
+    for seed in range(config.seed, config.seed + config.seeds):
+        for name, gammas in sources.items():
+            env, params = jm.make(OTC_LP_ID, **at_gamma(gammas))
+            behaviour = behaviour_policy(OTC_LP_ID, env, params, "heuristic", config.noise, config.noise_space)
+            data = record(env, params, [behaviour], config.transitions, seed)
+            trainer, runner, _ = train_offline(bc, cloning, env, params, jm.to_transitions(data), seed)
+            returns[name].append(evaluate(held_env, held_params, trainer.policy(runner), config))
+    heuristic = evaluate(held_env, held_params, behaviour_policy(OTC_LP_ID, held_env, held_params, "heuristic"), config)
+    returns["heuristic (noise-free)"] = [heuristic] * config.seeds
     reference = f"cloned at gamma = {HELD_OUT_GAMMA:g}"
+    ref = np.asarray(returns[reference], np.float64)
     rows = []
     for name, r in returns.items():
-        row = stats_row(name, r)
-        row["diff"], row["diff_se"] = paired(r, returns[reference])
-        row["relative"] = row["diff"] / abs(float(returns[reference].mean()))
-        rows.append(row)
+        r = np.asarray(r, np.float64)
+        mean, se = seed_stats(r)
+        diff, diff_se = seed_stats(r - ref)
+        rows.append({"policy": name, "mean": mean, "se": se, "diff": diff, "diff_se": diff_se,
+                     "relative": diff / abs(float(ref.mean())),
+                     "relative_per_seed": [float(d) for d in (r - ref).mean(axis=1) / np.abs(ref.mean(axis=1))]})
+    seeds = f"{config.seeds} seeds, s.e. over the seeds" if config.seeds > 1 else f"seed {config.seed}"
     lines = [f"OTC-LP-v0 at gamma = {HELD_OUT_GAMMA:g} (held out of the distilled policy's data), "
              f"{config.episodes:,} episodes; {config.transitions:,} transitions and {config.gradient_steps:,} gradient "
-             "steps per policy", "", "| policy | mean return ± s.e. | minus the gamma = 1 clone (paired) | relative |",
-             "|---|---|---|---|"]
+             f"steps per policy; {seeds}", "",
+             "| policy | mean return ± s.e. | minus the gamma = 1 clone (paired) | relative | relative per seed |",
+             "|---|---|---|---|---|"]
     for row in rows:
+        per_seed = ", ".join(f"{x:+.1%}" for x in row["relative_per_seed"])
         lines.append(f"| {row['policy']} | {row['mean']:.3f} ± {row['se']:.3f} | {row['diff']:+.3f} ± "
-                     f"{row['diff_se']:.3f} | {row['relative']:+.2%} |")
+                     f"{row['diff_se']:.3f} | {row['relative']:+.2%} | {per_seed} |")
     result = {"rows": rows, "transitions": config.transitions, "gradient_steps": config.gradient_steps,
-              "episodes": config.episodes, "device": jax.devices()[0].platform}
+              "episodes": config.episodes, "seeds": config.seeds, "noise": config.noise,
+              "noise_space": config.noise_space, "device": jax.devices()[0].platform}
     write(config.out, "held_out_types", "\n".join(lines), result)
     return result
 

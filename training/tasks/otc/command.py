@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+
+import tyro
 
 import jaxmarket as jm
 from jaxmarket.otc.market import OTCConfig, OTCParams
@@ -50,6 +52,10 @@ class TrainConfig(common.TrainFlags):
     """the LPs learn, play the heuristic dealer, or act at random"""
     lt: Role = otc_train.LEARN
     """the RL clients learn, play cheapest-quote, or act at random"""
+    warm_start: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """start a learned family from a policy checkpoint of that family, FAMILY=DIR (e.g. lp=runs/bc_lp/final, the
+    OUT/final of 'jaxmarket dataset train-offline' on the family's turns of an OTC-v0 recording); its network fields
+    (hidden sizes, activation, squashing, observation normalisation) must be this run's; repeat for more families"""
     ppo: MAPPOConfig = dataclasses.field(default_factory=lambda: otc_train.PPO_CONFIG)
     """multi-agent PPO hyperparameters (default: the task's preset; ``learn`` follows --lp and --lt)"""
     market: OTCConfig = dataclasses.field(default_factory=OTCConfig)
@@ -75,11 +81,37 @@ class EpisodeConfig:
     """the market's numeric parameters (OTCParams)"""
 
 
+def parse_warm_starts(items: tuple[str, ...]) -> dict[str, str]:
+    """The ``--warm-start`` items as ``{family: checkpoint directory}``.
+
+    Args:
+        items: ``FAMILY=DIR`` strings.
+
+    Returns:
+        The directories by family, in the order given.
+
+    Raises:
+        ValueError: an item without ``=``, with an empty family or directory, or a family given twice.
+    """
+    out: dict[str, str] = {}
+    for item in items:
+        family, sep, directory = item.partition("=")
+        family, directory = family.strip(), directory.strip()
+        if not sep or not family or not directory:
+            raise ValueError(f"warm_start = {item!r}: expected FAMILY=DIR, e.g. lp=runs/bc_lp/final")
+        if family in out:
+            raise ValueError(f"warm_start: family {family!r} given twice ({out[family]!r} and {directory!r})")
+        out[family] = directory
+    return out
+
+
 def run_train(config: TrainConfig) -> None:
     """Train, checkpoint, then print the sweep of the learned market and write ``out/evaluation.md``.
 
     Raises:
-        ValueError: a type distribution or ``--ppo.learn`` was changed, or a setting is out of range.
+        ValueError: a type distribution or ``--ppo.learn`` was changed, a setting is out of range, or
+            a ``--warm-start`` is malformed, for a family that is not learned, or does not fit
+            (``otc_train.build``).
     """
     overrides = common.overrides(config.market, config.env)
     for name in SUPERTYPE_FIELDS:
@@ -89,14 +121,16 @@ def run_train(config: TrainConfig) -> None:
     if config.ppo.learn != MAPPOConfig().learn:
         raise ValueError(f"learn = {config.ppo.learn!r}: the learned families follow --lp and --lt")
     roles = {"lp": config.lp, "lt": config.lt}
-    trainer = otc_train.build(config.ppo, config.preset, overrides, roles)
+    warm_start = parse_warm_starts(config.warm_start)
+    trainer = otc_train.build(config.ppo, config.preset, overrides, roles, warm_start)
     ppo, env = trainer.config, trainer.env
+    warm_text = ", ".join(f"{family} from {directory}" for family, directory in warm_start.items())
     headline = (f"training {', '.join(trainer.learned)} on {otc_train.ENV_ID} (preset {config.preset!r}, "
                 f"{env.num_agents}, {env.config.n_flow} flow clients, roles {roles}): "
                 f"{ppo.num_updates * ppo.batch_size:,} rounds, {ppo.num_envs} envs, "
-                f"on {common.platform(trainer.mesh.size)}")
-    runner, rows, wall = common.train(trainer, config, config.out, otc_train.metadata(config.preset, overrides, roles),
-                                      headline, "agent-steps")
+                f"on {common.platform(trainer.mesh.size)}" + (f", warm-started: {warm_text}" if warm_start else ""))
+    metadata = otc_train.metadata(config.preset, overrides, roles, warm_start)
+    runner, rows, wall = common.train(trainer, config, config.out, metadata, headline, "agent-steps")
     sweep = otc_evaluate.sweep(trainer, trained_policy(trainer, runner), {}, config.episodes, config.eval_seed)
     table = otc_evaluate.format_table(sweep)
     print(table)

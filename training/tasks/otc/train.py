@@ -17,6 +17,9 @@ random dealers): RL client omega is 0 or 1, gamma ~ U(0, 0.1) and alpha ~ U(2, 6
     trainer = build(MAPPOConfig(...), preset="market", overrides={"n_lts": 4}, roles={"lp": "learn", "lt": "learn"})
     runner, rows = loop.run(trainer, key, metadata=metadata(...), out_dir="runs/otc")
     trainer, policy, meta = load("runs/otc/final")
+
+A learned family can start from a policy checkpoint of that family (an offline learner trained on
+its turns of an OTC-v0 recording): ``build(..., warm_start={"lp": "runs/bc_lp/final"})``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from jaxmarket.envs.otc import OTC
 from jaxmarket.otc.types import default_lp_supertype, default_lt_supertype
 from training.learners import checkpoint
 from training.learners.mappo import FixedPolicy, MAPPOConfig, Trainer, make_policy, make_trainer
+from training.learners.warm_start import load_family_warm_start
 
 ENV_ID = "jaxmarket/OTC-v0"
 LEARN = "learn"
@@ -115,19 +119,44 @@ def check_roles(roles: dict[str, str]) -> dict[str, str]:
 
 
 def build(config: MAPPOConfig, preset: str = "market", overrides: dict[str, Any] | None = None,
-          roles: dict[str, str] | None = None) -> Trainer:
+          roles: dict[str, str] | None = None, warm_start: dict[str, str] | None = None) -> Trainer:
     """The trainer for the OTC market: ``config.learn`` is replaced by the families whose role
-    is ``"learn"``; the others get their fixed policy."""
+    is ``"learn"``; the others get their fixed policy.
+
+    Args:
+        config: the multi-agent PPO hyperparameters.
+        preset: a key of ``PRESETS``.
+        overrides: env options and parameter fields on top of the preset.
+        roles: each family's role (default ``"learn"``).
+        warm_start: a policy checkpoint directory for each learned family that starts from one
+            (``load_family_warm_start``: the checkpoint's env id, family and network fields must be the run's).
+
+    Raises:
+        ValueError: a bad preset, override, role or config field; a warm start for a family that is
+            not learned (naming it and the learned ones) or whose checkpoint does not fit.
+    """
     roles = check_roles(roles or {})
     env, params = make_env(preset, overrides)
     learn = tuple(f for f in env.families if roles[f] == LEARN)
     fixed = {f: fixed_policy(f, roles[f], env) for f in env.families if roles[f] != LEARN}
-    return make_trainer(dataclasses.replace(config, learn=learn), env, params, fixed)
+    config = dataclasses.replace(config, learn=learn)
+    warm = {}
+    for family, directory in (warm_start or {}).items():
+        if family not in learn:
+            raise ValueError(f"warm_start: family {family!r} is not learned; warm starts are for the learned families "
+                             f"{list(learn)}")
+        warm[family] = load_family_warm_start(directory, config, env, params, family, env_id=ENV_ID)
+    return make_trainer(config, env, params, fixed, warm_start=warm)
 
 
-def metadata(preset: str, overrides: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]:
-    """What a checkpoint needs to rebuild the env and the fixed policies (JSON)."""
-    return {"env_id": ENV_ID, "preset": preset, "env_overrides": overrides, "roles": check_roles(roles)}
+def metadata(preset: str, overrides: dict[str, Any], roles: dict[str, str],
+             warm_start: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a checkpoint needs to rebuild the env and the fixed policies (JSON), and the policy
+    checkpoints the learned families started from (``warm_start``, by family; left out if none)."""
+    meta = {"env_id": ENV_ID, "preset": preset, "env_overrides": overrides, "roles": check_roles(roles)}
+    if warm_start:
+        meta["warm_start"] = {family: str(directory) for family, directory in warm_start.items()}
+    return meta
 
 
 def load(directory: Any, deterministic: bool = True) -> tuple[Trainer, Any, dict[str, Any]]:
