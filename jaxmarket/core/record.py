@@ -136,7 +136,8 @@ def check_policy_output(env: Any, params: Any, policy: Policy) -> None:
     Raises:
       ValueError: the policy's output is not the action space's shape (per family for a
         multi-agent env: a dict with the env's families, each ``(n_agents, *shape)``), naming what it
-        returned and what was expected; or a discrete action that is not an integer.
+        returned and what was expected; or a discrete action that is not an integer, or a Box action
+        that is not floating point.
     """
     obs, state = jax.eval_shape(env.reset_env, seed_key(0), params)
     out = jax.eval_shape(policy, seed_key(0), obs, state, params)
@@ -158,6 +159,8 @@ def _check_action(name: str, out: Any, space: Any, batch: tuple[int, ...]) -> No
         raise ValueError(f"{name}: shape {got}, expected {expected} (the action space {space!r})")
     if hasattr(space, "n") and not jnp.issubdtype(out.dtype, jnp.integer):
         raise ValueError(f"{name}: dtype {out.dtype}, expected an integer dtype (a Discrete({int(space.n)}) action)")
+    if not hasattr(space, "n") and not jnp.issubdtype(out.dtype, jnp.floating):
+        raise ValueError(f"{name}: dtype {out.dtype}, expected a floating dtype (a Box action)")
 
 
 def _episode(env: Any, params: Any, policy: Policy, key: jax.Array, num_steps: int) -> dict:

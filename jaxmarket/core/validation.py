@@ -213,8 +213,15 @@ def check_32_bit() -> None:
 def check_env_params(env: Any, params: Any) -> None:
     """Run ``env.check_params(params)`` where the env has one (jaxmarket envs do; plain gymnax
     envs do not), so any gymnax environment can be trained and evaluated; for a jaxmarket env also
-    ``check_32_bit``."""
+    ``check_32_bit`` and that ``params`` are of its parameters' type (``type(env.default_params)``).
+
+    Raises:
+        ValueError: parameters of another type, or those ``env.check_params`` refuses."""
     check = getattr(env, "check_params", None)
     if check is not None:
         check_32_bit()
+        expected = type(env.default_params)
+        if not isinstance(params, expected):
+            raise ValueError(f"env_params: a {type(params).__name__}, expected {expected.__name__} (the parameters of "
+                             f"{type(env).__name__})")
         check(params)

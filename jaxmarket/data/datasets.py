@@ -1,9 +1,9 @@
 """Recorded episodes as Minari datasets (Farama's standard for offline RL), stored as Arrow files.
 
     trajectories = jm.record(env, params, policy, num_episodes=1_000, seed=0)
-    to_minari(trajectories, "jaxmarket/otc-lp/heuristic-v0", env, params, algorithm_name="heuristic", seed=0)
-    again = from_minari("jaxmarket/otc-lp/heuristic-v0")            # the same arrays, bit for bit
-    dataset = minari.load_dataset("jaxmarket/otc-lp/heuristic-v0")  # Minari's own reader reads it too
+    to_minari(trajectories, "jaxmarket/otc-lp-v0/heuristic-v0", env, params, algorithm_name="heuristic", seed=0)
+    again = from_minari("jaxmarket/otc-lp-v0/heuristic-v0")            # the same arrays, bit for bit
+    dataset = minari.load_dataset("jaxmarket/otc-lp-v0/heuristic-v0")  # Minari's own reader reads it too
 
 **Where.** A dataset lives at ``<root>/<dataset_id>/data``, ``<root>`` being the ``data_path``
 argument, else the ``MINARI_DATASETS_PATH`` environment variable, else ``~/.minari/datasets``
@@ -30,12 +30,15 @@ named by the metadata's ``jaxmarket.type_fields`` (where the env has agent types
 **Metadata.** Minari's keys (``dataset_id``, ``env_spec`` for a single-agent env registered with
 gymnasium, ``algorithm_name``, ``author``, ``description``, ``ref_min_score``, ``ref_max_score``,
 ``minari_version``, the spaces, ``total_episodes``, ``total_steps``) and ``jaxmarket``: the env id
-and the overrides it was made with, the family, the seed, the arrays' dtypes and shapes, the type
-fields, the metric shapes and the env parameters (``jax.tree_util.keystr`` path -> value). Each
-episode's ``metadata.json`` adds ``jaxmarket``: the recorded episode, the agent, the episode's
-metrics, and the byte count and SHA-256 of its Arrow file (with the metrics), which the readers
-check: a truncated, extended or corrupted file raises a ``ValueError`` naming it, and no episode is
-returned unchecked.
+and the overrides it was made with, the family, the seed, where given the range ``[first, end)`` of
+the seeds the recording used (``recording_seeds``; an evaluation with one of them would replay
+recorded episodes), the arrays' dtypes and shapes, the type fields, the metric shapes and the env
+parameters (``jax.tree_util.keystr`` path -> value). Each episode's ``metadata.json`` adds
+``jaxmarket``: the recorded episode, the agent, the episode's metrics, and the byte count and
+SHA-256 of its Arrow file (with the metrics), which the readers check: a truncated, extended or
+corrupted file raises a ``ValueError`` naming it, and no episode is returned unchecked. The
+dataset's fingerprint (``dataset_info``) is the SHA-256 over those per-episode SHA-256s, in
+episode order: it changes whenever any episode's content does.
 
 **Speed and memory.** Minari's own episode writer re-measures the whole dataset's size after each
 episode (time quadratic in the episode count: 93 s for 2,000 episodes of 12 steps on a 2-core
@@ -73,6 +76,7 @@ if TYPE_CHECKING:  # imported where used: minari and pyarrow load only when a da
 __all__ = [
     "DATASETS_PATH_VARIABLE",
     "DEFAULT_EPISODES_PER_CHUNK",
+    "check_new_dataset_id",
     "dataset_info",
     "datasets_root",
     "from_minari",
@@ -83,6 +87,7 @@ __all__ = [
 DATASETS_PATH_VARIABLE = "MINARI_DATASETS_PATH"  # Minari's environment variable for the datasets root
 DEFAULT_DATASETS_ROOT = ("~", ".minari", "datasets")  # Minari's root when the variable is unset
 DEFAULT_EPISODES_PER_CHUNK = 1024  # recorded episodes encoded or decoded at a time
+EXAMPLE_DATASET_ID = "jaxmarket/otc-lp-v0/heuristic-v0"  # what error messages show (jaxmarket dataset record's default)
 DATA_FORMAT = "arrow"  # Minari's Arrow IPC storage
 DATA_DIR = "data"  # a dataset's directory under <root>/<dataset_id>
 METADATA_FILE = "metadata.json"  # the dataset's metadata in data/, each episode's in data/<m>/
@@ -133,15 +138,37 @@ def datasets_root(data_path: str | os.PathLike | None = None) -> Path:
 
 
 def _check_dataset_id(dataset_id: Any) -> None:
-    if not isinstance(dataset_id, str):
-        raise ValueError(f"dataset_id = {dataset_id!r} is not a string such as 'jaxmarket/otc-lp/heuristic-v0'")
-    from minari.dataset.minari_dataset import parse_dataset_id
+    """Minari's id format ``[namespace/]name-v<version>``, the version required (Minari's own
+    ``parse_dataset_id`` accepts an id without one and then fails on it with a ``TypeError``)."""
+    from minari.dataset.minari_dataset import DATASET_ID_RE
 
-    try:
-        parse_dataset_id(dataset_id)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"dataset_id = {dataset_id!r} is not a Minari id '[namespace/]name-v<version>' "
-                         f"(e.g. 'jaxmarket/otc-lp/heuristic-v0'): {error}") from None
+    match = DATASET_ID_RE.fullmatch(dataset_id) if isinstance(dataset_id, str) else None
+    if match is None or match.group("version") is None:
+        raise ValueError(f"dataset_id = {dataset_id!r} is not a Minari id: expected '[namespace/]name-v<version>', "
+                         f"e.g. {EXAMPLE_DATASET_ID!r} (letters, digits, '-' and '_', namespaces separated by '/', "
+                         f"the version an integer)")
+
+
+def check_new_dataset_id(dataset_id: str, data_path: str | os.PathLike | None = None) -> Path:
+    """Check that ``dataset_id`` is a Minari id and that no dataset (or other file) is there yet: what
+    ``to_minari`` checks before writing, for a caller to check before recording.
+
+    Args:
+      dataset_id: Minari's ``[namespace/]name-v<version>``.
+      data_path: the datasets root (as ``to_minari``).
+
+    Returns:
+      The dataset's directory, ``<root>/<dataset_id>``.
+
+    Raises:
+      ValueError: a malformed id (naming the expected format), or an existing directory.
+    """
+    _check_dataset_id(dataset_id)
+    dataset_dir = datasets_root(data_path) / dataset_id
+    if dataset_dir.exists():
+        raise ValueError(f"dataset_id = {dataset_id!r}: {dataset_dir} already exists (delete it or choose another "
+                         f"name or version)")
+    return dataset_dir
 
 
 def _local_datasets(root: Path) -> list[str]:
@@ -175,7 +202,8 @@ def _read_json(path: Path) -> dict:
         with open(path) as file:
             value = json.load(file)
     except FileNotFoundError:
-        raise ValueError(f"{path}: missing (the dataset is incomplete)") from None
+        where = "" if path.parent.is_dir() else f"; its folder {path.parent} is missing too"
+        raise ValueError(f"{path}: missing{where} (the dataset is incomplete)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: not readable JSON ({error}): the file is truncated or corrupted") from None
     if not isinstance(value, dict):
@@ -666,6 +694,7 @@ def to_minari(
     description: str | None = None,
     data_path: str | os.PathLike | None = None,
     episodes_per_chunk: int = DEFAULT_EPISODES_PER_CHUNK,
+    recording_seeds: tuple[int, int] | None = None,
 ) -> minari.MinariDataset:
     """Write recorded episodes as the Minari dataset ``dataset_id`` (Arrow storage).
 
@@ -674,7 +703,7 @@ def to_minari(
         after another (recorded episode indices continue across them), each with the same dtypes,
         shapes of one step, types and metrics. Each episode is cut at ``lengths[e]`` (``1 <=
         lengths[e] <= T``).
-      dataset_id: Minari's ``[namespace/]name-v<version>``, e.g. ``"jaxmarket/otc-lp/heuristic-v0"``;
+      dataset_id: Minari's ``[namespace/]name-v<version>``, e.g. ``"jaxmarket/otc-lp-v0/heuristic-v0"``;
         it must not exist yet.
       env: the env that made the recording (its spaces, agent counts and type fields are checked
         against it and stored).
@@ -699,6 +728,10 @@ def to_minari(
         family and the seed.
       data_path: the datasets root; defaults to ``$MINARI_DATASETS_PATH``, else ``~/.minari/datasets``.
       episodes_per_chunk: recorded episodes taken to the host and encoded at a time.
+      recording_seeds: ``(first, end)``: the recording used the seeds ``first <= s < end`` (not
+        necessarily all of them), e.g. ``(seed, seed + 1)`` for one ``jm.record`` call; stored as
+        ``jaxmarket.recording_seeds`` so that an evaluation can avoid them (``jm.evaluate`` with
+        one of them replays recorded episodes' randomness). None: not stored (unknown).
 
     Returns:
       The ``minari.MinariDataset`` (Minari's own reader over the files written).
@@ -711,13 +744,14 @@ def to_minari(
       ValueError: before anything is written: a malformed or existing ``dataset_id``; 0 episodes;
         a recording that does not match the env (the field and the expected shape or dtype are
         named); a missing, unknown or superfluous ``family``; ``lengths`` outside ``[1, T]``; a
-        non-finite reference score; an invalid ``seed``, ``algorithm_name`` or
-        ``episodes_per_chunk``; ``env_kwargs`` that are not JSON. A later chunk of an iterable input
-        that does not match the first raises the same way, and the partly written dataset is
-        removed: a failed call leaves no dataset behind.
+        non-finite reference score; an invalid ``seed``, ``algorithm_name``,
+        ``episodes_per_chunk`` or ``recording_seeds``; ``env_kwargs`` that are not JSON. A later
+        chunk of an iterable input that does not match the first raises the same way, and the
+        partly written dataset is removed: a failed call leaves no dataset behind.
     """
     minari = _minari()
     _check_dataset_id(dataset_id)
+    seeds = _check_recording_seeds(recording_seeds, "recording_seeds")
     if not isinstance(algorithm_name, str) or not algorithm_name:
         raise ValueError(f"algorithm_name = {algorithm_name!r}: expected a non-empty string naming the policy")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
@@ -738,10 +772,7 @@ def to_minari(
     env_id = _env_id(env, env_id)
     env_kwargs = _check_env_kwargs(env_kwargs)
     root = datasets_root(data_path)
-    dataset_dir = root / dataset_id
-    if dataset_dir.exists():
-        raise ValueError(f"dataset_id = {dataset_id!r}: {dataset_dir} already exists (delete it or choose another "
-                         f"name or version)")
+    dataset_dir = check_new_dataset_id(dataset_id, data_path)
     multi = layout.multi
     spec = _gymnasium_spec(env_id, multi, env_kwargs)
     if description is None:
@@ -769,6 +800,7 @@ def to_minari(
             "minari_version": minari.__version__,
             **{k: v for k, v in scores.items() if v is not None},
             METADATA_KEY: {**layout.to_json(), "env_id": env_id, "env_kwargs": env_kwargs, "seed": int(seed),
+                           **({} if seeds is None else {"recording_seeds": seeds}),
                            "env_class": type(env).__name__, "params": _params_json(params)},
         }
         if author is not None:
@@ -800,6 +832,19 @@ def to_minari(
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
         raise
+
+
+def _check_recording_seeds(value: Any, where: str) -> list[int] | None:
+    """``[first, end)`` as a list of two ints with ``0 <= first < end``, None for None; else a
+    ``ValueError`` naming ``where`` (the argument, or the metadata file that holds the value)."""
+    if value is None:
+        return None
+    pair = list(value) if isinstance(value, list | tuple) else None
+    if pair is None or len(pair) != 2 or not all(isinstance(v, int | np.integer) and not isinstance(v, bool)
+                                                 for v in pair) or not 0 <= pair[0] < pair[1]:
+        raise ValueError(f"{where} = {value!r}: expected (first, end), the recording's seeds s with first <= s < end, "
+                         f"integers with 0 <= first < end")
+    return [int(v) for v in pair]
 
 
 def _join(first: Trajectories, rest: Iterator[Trajectories]) -> Iterator[Trajectories]:
@@ -865,10 +910,11 @@ def _assemble(dataset: _Dataset, episodes: Sequence[int]) -> Trajectories:
     lengths = np.zeros(len(episodes), LENGTH_DTYPE)
     for row, ms in enumerate(ids):
         path = dataset.data_dir / str(ms[0]) / METADATA_FILE
+        meta = _read_json(path)  # a missing or unreadable file raises naming it and what is wrong
         try:
-            lengths[row] = int(_read_json(path)["total_steps"])
+            lengths[row] = int(meta["total_steps"])
         except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{path}: no valid total_steps ({error}): the file is corrupted") from None
+            raise ValueError(f"{path}: no valid total_steps ({error!r}): the file is corrupted") from None
     steps = int(lengths.max())
     if lengths.min() < 1:
         raise ValueError(f"{dataset.data_dir}: an episode with total_steps < 1: the metadata is corrupted")
@@ -995,8 +1041,25 @@ def _iterate(dataset_id: str, episodes_per_chunk: int, data_path: str | os.PathL
         yield _assemble(dataset, range(start, min(start + episodes_per_chunk, dataset.num_episodes)))
 
 
+def _fingerprint(dataset: _Dataset) -> str:
+    """SHA-256 over the SHA-256s of the Minari episodes (each episode's ``metadata.json``), in order."""
+    digest = hashlib.sha256()
+    for m in range(dataset.num_episodes * dataset.layout.num_agents):
+        path = dataset.data_dir / str(m) / METADATA_FILE
+        try:
+            sha = _read_json(path)[METADATA_KEY]["sha256"]
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"{path}: no {METADATA_KEY}.sha256 ({error!r}); not written by jaxmarket.data.to_minari, "
+                             f"or corrupted") from None
+        if not isinstance(sha, str):
+            raise ValueError(f"{path}: {METADATA_KEY}.sha256 = {sha!r} is not a hex digest: the file is corrupted")
+        digest.update(f"{m}:{sha}\n".encode())
+    return digest.hexdigest()
+
+
 def dataset_info(dataset_id: str, data_path: str | os.PathLike | None = None) -> dict:
-    """What a dataset written by ``to_minari`` holds, from its metadata (no episode file is read).
+    """What a dataset written by ``to_minari`` holds, from its metadata (the dataset's ``metadata.json``
+    and, for the fingerprint, each episode's; no episode's Arrow file is read).
 
     Args:
       dataset_id: the dataset's id.
@@ -1006,12 +1069,17 @@ def dataset_info(dataset_id: str, data_path: str | os.PathLike | None = None) ->
       A JSON-serialisable dict: ``dataset_id``, ``path`` (the ``data`` directory), ``env_id``,
       ``env_kwargs``, ``family``, ``num_agents``, ``episodes`` (recorded), ``minari_episodes``, ``steps`` (over the
       Minari episodes), ``observation_space`` and ``action_space`` (gymnasium's repr),
-      ``algorithm_name``, ``seed``, ``ref_min_score``, ``ref_max_score`` (None where not stored),
-      ``author``, ``description``, ``type_fields``, ``metrics`` (names), ``size_mb`` (Minari's
-      ``dataset_size``, 10^6 bytes) and ``minari_version``.
+      ``algorithm_name``, ``seed``, ``recording_seeds`` (``[first, end)``, the seeds the recording
+      used; None where not stored: unknown), ``ref_min_score``, ``ref_max_score`` (None where not
+      stored), ``author``, ``description``, ``type_fields``, ``metrics`` (names), ``size_mb``
+      (Minari's ``dataset_size``, 10^6 bytes), ``minari_version`` and ``fingerprint`` (the SHA-256,
+      in hex, over the per-episode SHA-256s in episode order: equal fingerprints mean the same
+      episodes, byte for byte, as far as the files match their recorded SHA-256s, which
+      ``from_minari`` checks).
 
     Raises:
-      ValueError: as ``from_minari`` for the id and the dataset's ``metadata.json``.
+      ValueError: as ``from_minari`` for the id and the dataset's ``metadata.json``; a missing or
+        malformed episode ``metadata.json`` (naming it).
     """
     from minari.serialization import deserialize_space
 
@@ -1036,6 +1104,8 @@ def dataset_info(dataset_id: str, data_path: str | os.PathLike | None = None) ->
         **spaces,
         "algorithm_name": meta.get("algorithm_name"),
         "seed": ours.get("seed"),
+        "recording_seeds": _check_recording_seeds(ours.get("recording_seeds"),
+                                                  f"{path}: {METADATA_KEY}.recording_seeds"),
         "ref_min_score": meta.get("ref_min_score"),
         "ref_max_score": meta.get("ref_max_score"),
         "author": sorted(author) if isinstance(author, list) else author,
@@ -1044,4 +1114,5 @@ def dataset_info(dataset_id: str, data_path: str | os.PathLike | None = None) ->
         "metrics": sorted(dataset.layout.metrics),
         "size_mb": meta.get("dataset_size"),
         "minari_version": meta.get("minari_version"),
+        "fingerprint": _fingerprint(dataset),
     }

@@ -135,7 +135,11 @@ def test_bad_input_is_refused_before_compiling(market_making, otc):
         jm.record(env, params, lambda k, o, s, p: jnp.zeros(3), 2)
     with pytest.raises(ValueError, match="num_episodes"):
         jm.record(env, params, lambda k, o, s, p: jnp.zeros(2), 0)
+    with pytest.raises(ValueError, match=r"policy action: dtype int32, expected a floating dtype \(a Box action\)"):
+        jm.record(env, params, lambda k, o, s, p: jnp.zeros(2, jnp.int32), 2)
     menv, mparams, mpolicy = otc
+    with pytest.raises(ValueError, match=f"env_params: a {type(mparams).__name__}, expected {type(params).__name__}"):
+        jm.record(env, mparams, lambda k, o, s, p: jnp.zeros(2), 2)
     with pytest.raises(ValueError, match=r"expected a dict with keys \['lp', 'lt'\]"):
         jm.record(menv, mparams, lambda k, o, s, p: {"lp": mpolicy(k, o, s, p)["lp"]}, 2)
     with pytest.raises(ValueError, match=r"policy action\['lt'\]: dtype float32, expected an integer"):

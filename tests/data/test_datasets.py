@@ -16,7 +16,7 @@ import pytest
 
 import jaxmarket as jm
 from jaxmarket.data import dataset_info, from_minari, iterate_minari, to_minari
-from jaxmarket.data.datasets import DATASETS_PATH_VARIABLE, EPISODE_FILE, METADATA_FILE
+from jaxmarket.data.datasets import DATASETS_PATH_VARIABLE, EPISODE_FILE, METADATA_FILE, check_new_dataset_id
 from jaxmarket.otc.market import LP_TYPE_FIELDS
 
 EPISODES = 5
@@ -279,3 +279,61 @@ def test_an_unknown_id_names_where_it_looked(recordings, datasets_root, tmp_path
         dataset_info("tests/present-v0", data_path=elsewhere)
     shutil.copytree(datasets_root / "tests", elsewhere / "tests")
     assert dataset_info("tests/present-v0", data_path=elsewhere)["episodes"] == EPISODES
+
+
+def test_recording_seeds_and_the_fingerprint(recordings, datasets_root):
+    """``recording_seeds`` is stored where given (None where not: unknown); the fingerprint is the same
+    for the same episodes under another id, changes with any episode's content, and is read from the
+    episodes' metadata (a replaced episode changes it)."""
+    env, params, t = recordings("jaxmarket/MarketMaking-AS-v0")
+    to_minari(t, "tests/seeds-v0", env, params, algorithm_name="x", seed=3, recording_seeds=(3, 5))
+    to_minari(t, "tests/unknown-v0", env, params, algorithm_name="x", seed=3)
+    rewards = np.array(t.rewards)
+    rewards[4, 0] += 1.0
+    to_minari(t.replace(rewards=rewards), "tests/other-v0", env, params, algorithm_name="x", seed=3)
+    seeds, unknown, other = (dataset_info(f"tests/{name}-v0") for name in ("seeds", "unknown", "other"))
+    assert seeds["recording_seeds"] == [3, 5] and unknown["recording_seeds"] is None
+    assert len(seeds["fingerprint"]) == 64 and int(seeds["fingerprint"], 16) >= 0
+    assert seeds["fingerprint"] == unknown["fingerprint"] != other["fingerprint"]
+    json.dumps(seeds)
+    data = {name: datasets_root / "tests" / f"{name}-v0" / "data" for name in ("unknown", "other")}
+    shutil.rmtree(data["unknown"] / "4")
+    shutil.copytree(data["other"] / "4", data["unknown"] / "4")
+    assert dataset_info("tests/unknown-v0")["fingerprint"] == other["fingerprint"]
+    for bad in [(5, 3), (-1, 2), (1.0, 2), (1, 2, 3)]:
+        with pytest.raises(ValueError, match="recording_seeds"):
+            to_minari(t, "tests/bad-v0", env, params, algorithm_name="x", seed=0, recording_seeds=bad)
+    assert not (datasets_root / "tests" / "bad-v0").exists()
+
+
+def test_a_missing_episode_folder_says_the_dataset_is_incomplete(recordings, datasets_root):
+    """A deleted episode folder is reported as missing (the dataset incomplete), not as a corrupted file."""
+    env, params, t = recordings("jaxmarket/MarketMaking-AS-v0")
+    to_minari(t, "tests/incomplete-v0", env, params, algorithm_name="x", seed=0)
+    folder = datasets_root / "tests" / "incomplete-v0" / "data" / "3"
+    shutil.rmtree(folder)
+    for read in (lambda: from_minari("tests/incomplete-v0"), lambda: dataset_info("tests/incomplete-v0")):
+        with pytest.raises(ValueError, match="missing") as error:
+            read()
+        message = str(error.value)
+        assert str(folder) in message and "incomplete" in message and "corrupt" not in message, message
+
+
+@pytest.mark.parametrize("dataset_id", ["jaxmarket/otc", "otc-lp", "jaxmarket/twap+always-passive-v0", "a b-v0", 3])
+def test_a_malformed_id_names_the_format(dataset_id):
+    """An id Minari cannot parse (no version, a character it does not allow, not a string) raises a
+    ValueError naming ``dataset_id`` and the format, not Minari's internal error."""
+    for call in (lambda: dataset_info(dataset_id), lambda: from_minari(dataset_id),
+                 lambda: check_new_dataset_id(dataset_id)):
+        with pytest.raises(ValueError, match=r"dataset_id = .* expected '\[namespace/\]name-v<version>'") as error:
+            call()
+        assert "int()" not in str(error.value) and "NoneType" not in str(error.value)
+
+
+def test_a_new_id_is_checked_before_recording(recordings, datasets_root):
+    """``check_new_dataset_id`` accepts a free, well-formed id (returning its folder) and refuses a taken one."""
+    env, params, t = recordings("jaxmarket/MarketMaking-AS-v0")
+    assert check_new_dataset_id("tests/new_one-v2") == datasets_root / "tests" / "new_one-v2"
+    to_minari(t, "tests/taken-v0", env, params, algorithm_name="x", seed=0)
+    with pytest.raises(ValueError, match="tests/taken-v0.*already exists"):
+        check_new_dataset_id("tests/taken-v0")

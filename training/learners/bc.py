@@ -37,7 +37,7 @@ from flax.training.train_state import TrainState
 from jaxmarket.core.validation import check_range
 from training.learners.normalize import RunningStats
 from training.learners.offline import (
-    Dataset, OfflineConfig, Trainer, build_policy_parts, check_fraction, finite, half_squared_error,
+    Dataset, OfflineConfig, Trainer, build_policy_parts, check_fraction, finite, floor_log_std, half_squared_error,
     make_offline_trainer, observation_stats, polyak, sample,
 )
 from training.learners.ppo import observe
@@ -146,7 +146,7 @@ def make_trainer(config: BCConfig, env: Any, env_params: Any, transitions: Any, 
         batch = sample(batch_key, data, config.batch_size)
         grads, info = jax.grad(bc_loss, argnums=2, has_aux=True)(network, config, runner.train_state.params,
                                                                   runner.target_params, runner.obs_stats, batch)
-        train_state = runner.train_state.apply_gradients(grads=grads)
+        train_state = floor_log_std(runner.train_state.apply_gradients(grads=grads), config.min_log_std)
         target_params = polyak(runner.target_params, train_state.params, config.target_tau)
         runner = runner.replace(train_state=train_state, target_params=target_params, key=key,
                                 update=runner.update + 1)

@@ -57,8 +57,8 @@ from jaxmarket.core.validation import check_range
 from training.learners.networks import ACTIVATIONS, HIDDEN_INIT_SCALE, VALUE_INIT_SCALE
 from training.learners.normalize import RunningStats
 from training.learners.offline import (
-    Dataset, OfflineConfig, Trainer, action_features, build_policy_parts, check_fraction, finite, make_offline_trainer,
-    observation_stats, polyak, sample,
+    Dataset, OfflineConfig, Trainer, action_features, build_policy_parts, check_fraction, finite, floor_log_std,
+    make_offline_trainer, observation_stats, polyak, sample,
 )
 from training.learners.ppo import observe
 
@@ -261,7 +261,8 @@ def make_trainer(config: IQLConfig, env: Any, env_params: Any, transitions: Any,
                                              runner.target_q_params, runner.obs_stats, batch)
         q_state = runner.q_state.apply_gradients(grads=q_grads)
         runner = runner.replace(
-            train_state=runner.train_state.apply_gradients(grads=net_grads), q_state=q_state,
+            train_state=floor_log_std(runner.train_state.apply_gradients(grads=net_grads), config.min_log_std),
+            q_state=q_state,
             target_q_params=polyak(runner.target_q_params, q_state.params, config.target_tau), key=key,
             update=runner.update + 1,
         )

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+from flax.training.train_state import TrainState
 
 from jaxmarket.core import spaces
 from jaxmarket.core.multi_agent import MultiAgentEnv
@@ -41,8 +42,8 @@ from training.learners.normalize import RunningStats
 from training.learners.ppo import PPOConfig, chunk_and_train, policy_actions, save_policy
 
 __all__ = [
-    "ACTION_BOUND_EPS", "Dataset", "OfflineConfig", "Trainer", "action_features", "check_transitions", "make_dataset",
-    "observation_stats", "polyak", "policy_variable", "sample", "spaces_of", "unsquash",
+    "ACTION_BOUND_EPS", "Dataset", "OfflineConfig", "Trainer", "action_features", "check_transitions", "floor_log_std",
+    "make_dataset", "observation_stats", "polyak", "policy_variable", "sample", "spaces_of", "unsquash",
 ]
 
 ACTION_BOUND_EPS = 1e-4
@@ -109,6 +110,10 @@ class OfflineConfig:
     """Box actions: env action = low + (high - low) * sigmoid(u), u the Gaussian policy's sample; finite bounds."""
     init_log_std: float = 0.0
     """Initial log standard deviation of the Gaussian policy (continuous actions), any real."""
+    min_log_std: float = -5.0
+    """Floor of the Gaussian policy's log standard deviation (continuous actions), restored after every gradient
+    step, any real <= init_log_std: cloning nearly deterministic data would otherwise shrink it without bound, and the
+    likelihood's gradient with respect to the mean grows as 1 / std^2."""
 
     def check(self) -> None:
         """Check every field before anything is compiled.
@@ -128,6 +133,7 @@ class OfflineConfig:
         check_range("gamma", self.gamma, 0.0, 1.0)
         check_range("obs_clip", self.obs_clip, 0.0, low_open=True)
         check_range("init_log_std", self.init_log_std)
+        check_range("min_log_std", self.min_log_std, high=self.init_log_std)
         self.check_learner()
 
     def check_learner(self) -> None:
@@ -361,6 +367,25 @@ def sample(key: jax.Array, dataset: Dataset, batch_size: int) -> Dataset:
     """
     index = jax.random.randint(key, (batch_size,), 0, dataset.size)
     return jax.tree.map(lambda x: jnp.take(x, index, axis=0), dataset)
+
+
+def floor_log_std(train_state: TrainState, min_log_std: float) -> TrainState:
+    """``train_state`` with the Gaussian policy's ``log_std`` parameter raised to at least
+    ``min_log_std`` (a projection after the gradient step; a network without one, a Discrete
+    policy's, is returned as it is).
+
+    Args:
+        train_state: the ``ActorCritic``'s parameters and optimiser state.
+        min_log_std: the floor.
+
+    Returns:
+        The projected ``TrainState``.
+    """
+    params = train_state.params["params"]
+    if "log_std" not in params:
+        return train_state
+    floored = {**params, "log_std": jnp.maximum(params["log_std"], min_log_std)}
+    return train_state.replace(params={**train_state.params, "params": floored})
 
 
 def polyak(target: Any, online: Any, tau: float) -> Any:

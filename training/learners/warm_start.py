@@ -117,8 +117,9 @@ def load_warm_start(directory: str | Path, config: PPOConfig, env: Any, env_para
 
     Raises:
         ValueError: no checkpoint there, a checkpoint of another env (``env_id``), of one family of a
-            multi-agent env (``family``; ``load_family_warm_start`` reads those), or of another network (naming
-            the field, its value in the checkpoint and the run's).
+            multi-agent env (``family``; ``load_family_warm_start`` reads those), of another network, or
+            with return statistics for another ``gamma`` (naming the field, its value in the checkpoint
+            and the run's).
     """
     metadata = storage.read_metadata(directory)
     if metadata.get("family") is not None:
@@ -152,8 +153,9 @@ def load_family_warm_start(directory: str | Path, config: MAPPOConfig, env: Any,
 
     Raises:
         ValueError: ``family`` not one of the env's; no checkpoint there; a checkpoint of another env
-            (``env_id``), of another family or of a single-agent policy (``family``), or of another
-            network (naming the field, its value in the checkpoint and the run's).
+            (``env_id``), of another family or of a single-agent policy (``family``), of another
+            network, or with return statistics for another ``gamma`` (naming the field, its value in
+            the checkpoint and the run's).
     """
     check_choice("family", family, env.families)
     metadata = storage.read_metadata(directory)
@@ -176,13 +178,18 @@ def _check_metadata(directory: str | Path, metadata: dict[str, Any], config: Hyp
         env_id: the run's env id, or None (not checked).
 
     Raises:
-        ValueError: another ``env_id``, or a ``NETWORK_FIELDS`` entry that differs (naming the field, its value
-            in the checkpoint and the run's).
+        ValueError: another ``env_id``, a ``NETWORK_FIELDS`` entry that differs, or, for a checkpoint
+            with return statistics, another ``gamma`` (naming the field, its value in the checkpoint and
+            the run's).
     """
     if env_id is not None and metadata.get("env_id") != env_id:
         raise ValueError(f"warm start {directory}: a policy for {metadata.get('env_id')!r} (the checkpoint's env_id), "
                          f"this run trains on {env_id!r}")
     stored = metadata["config"]
+    if "return_stats" in metadata and stored.get("gamma") != config.gamma:
+        raise ValueError(f"warm start {directory}: gamma = {stored.get('gamma')!r} in the checkpoint, whose critic and "
+                         f"return statistics were fitted for that discount (train-offline --warm-start-gamma), "
+                         f"{config.gamma!r} in this run's config: they must be equal")
     for name in NETWORK_FIELDS:
         mine = getattr(config, name)
         theirs = tuple(stored[name]) if isinstance(stored[name], list) else stored[name]

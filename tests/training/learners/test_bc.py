@@ -90,6 +90,7 @@ def market_making():
     ("obs_clip", 0.0, "0.0"),
     ("activation", "sine", "'sine'"),
     ("hidden_sizes", (8, 0), "0"),
+    ("min_log_std", 0.5, "0.5"),  # above init_log_std 0
 ])
 def test_invalid_config_raises_before_compiling(field, value, shown, monkeypatch):
     monkeypatch.setattr(jax, "jit", lambda *a, **k: pytest.fail("compiled before checking"))
@@ -149,6 +150,10 @@ def test_recovers_a_linear_policy():
     assert np.sqrt(np.mean(error**2)) < 0.05 * np.std(test_obs @ weights)
     # the Gaussian's spread shrinks towards the (zero) spread of the data around the fitted mean
     assert np.all(np.asarray(runner.train_state.params["params"]["log_std"]) < SMALL.init_log_std - 0.5)
+    # ... down to min_log_std, where the projection after each step holds it
+    floored = train(make_trainer(dataclasses.replace(SMALL, squash_actions=False, min_log_std=-0.25), env, None,
+                                 transitions(obs, (obs @ weights + bias).astype(np.float32))))
+    np.testing.assert_array_equal(np.asarray(floored.train_state.params["params"]["log_std"]), np.float32(-0.25))
 
 
 def test_recovers_a_squashed_policy():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import jaxmarket as jm
-from training.cli import parse
+from training.cli import main, parse
 from training.learners import bc, mappo
 from training.learners.mappo import MAPPOConfig, family_loss_fn, family_network, make_trainer
 from training.learners.normalize import INITIAL_COUNT, RunningStats
@@ -188,6 +188,8 @@ def test_checkpoints_of_another_env_family_or_network_are_refused(cloned_lp):
         load_warm_start(directory, CONFIG, ENV, PARAMS)
     with pytest.raises(ValueError, match=r"family 'lp' is not learned.*\['lt'\]"):
         otc_train.build(CONFIG, "default", SIZES, {"lp": otc_train.HEURISTIC}, warm_start={"lp": str(directory)})
+    with pytest.raises(SystemExit, match="a policy of the 'lp' family alone"):  # not scored on its own
+        main(["evaluate", "--checkpoint", str(directory)])
 
 
 def test_the_command_line_takes_one_warm_start_per_family():

@@ -144,6 +144,12 @@ def test_steps_to_threshold_and_paired_differences():
     assert experiments.seed_stats(np.array([[1.0, 3.0], [3.0, 5.0]])) == pytest.approx((3.0, 1.0))
     with pytest.raises(ValueError, match="seeds"):
         experiments.run_held_out_types(experiments.HeldOutTypesConfig(seeds=0))
+    # jm.evaluate replays jm.record's episodes under the same seed: an experiment refuses such an eval_seed
+    with pytest.raises(ValueError, match=r"eval_seed = 2 is one of the recording seeds \[0, 3\)"):
+        experiments.run_held_out_types(experiments.HeldOutTypesConfig(seeds=3, eval_seed=2))
+    with pytest.raises(ValueError, match=r"eval_seed = 1 is one of the recording seeds \[0, 2\)"):
+        experiments.run_offline_rl(experiments.OfflineRLConfig(envs=("execution",), eval_seed=1))
+    experiments.check_eval_seed(experiments.OfflineRLConfig(eval_seed=2), 2)  # just above: allowed
 
 
 def test_dataset_commands_end_to_end(tmp_path, capsys, monkeypatch):
@@ -160,24 +166,28 @@ def test_dataset_commands_end_to_end(tmp_path, capsys, monkeypatch):
     info = json.loads(capsys.readouterr().out)
     assert info["episodes"] == 200 and info["steps"] == 4000 and info["env_id"] == "jaxmarket/MarketMaking-AS-v0"
     assert info["ref_max_score"] > info["ref_min_score"]
+    assert info["recording_seeds"] == [0, 4] and len(info["fingerprint"]) == 64  # 200 episodes in chunks of 64
     main(["dataset", "train-offline", "test/mm-optimal-v0", "--algorithm", "bc", "--out", str(tmp_path / "bc"),
           "--bc.num-updates", "3000", "--bc.updates-per-chunk", "1000", "--bc.hidden-sizes", "64", "64",
-          "--bc.activation", "tanh", "--warm-start-gamma", "0.99", "--episodes", "200", "--no-progress"])
+          "--bc.activation", "tanh", "--warm-start-gamma", "1.0", "--episodes", "200", "--no-progress"])
     result = json.loads((tmp_path / "bc" / "evaluation.json").read_text())
+    assert result["evaluated"] and result["episodes"] == 200 and result["eval_seed"] == 1_000_000  # EVAL_SEED
+    run = json.loads((tmp_path / "bc" / "run.json").read_text())
+    assert run["metadata"]["dataset_fingerprint"] == info["fingerprint"] and run["config"]["gamma"] == 1.0
     # 3,000 steps on 4,000 transitions: far nearer the best baseline than the random policy (measured: 76)
     assert result["normalized_score"] > 50.0, result
     expected = 100 * (result["mean_return"] - info["ref_min_score"]) / (info["ref_max_score"] - info["ref_min_score"])
     assert result["normalized_score"] == pytest.approx(expected)
     env, params = jm.make("jaxmarket/MarketMaking-AS-v0", **MM_SMALL)
-    config = ppo.PPOConfig(hidden_sizes=(64, 64), activation="tanh")
+    config = ppo.PPOConfig(hidden_sizes=(64, 64), activation="tanh", gamma=1.0)
     warm = load_warm_start(tmp_path / "bc" / "final", config, env, params, env_id="jaxmarket/MarketMaking-AS-v0")
     assert warm.return_stats is not None and float(warm.return_stats.count) > 1000
     with pytest.raises(ValueError, match="hidden_sizes"):
-        load_warm_start(tmp_path / "bc" / "final", ppo.PPOConfig(hidden_sizes=(32, 32)), env, params)
+        load_warm_start(tmp_path / "bc" / "final", ppo.PPOConfig(hidden_sizes=(32, 32), gamma=1.0), env, params)
     with pytest.raises(ValueError, match="a policy for 'jaxmarket/MarketMaking-AS-v0'"):
         load_warm_start(tmp_path / "bc" / "final", config, env, params, env_id="jaxmarket/OTC-LP-v0")
     data = jm.data.from_minari("test/mm-optimal-v0")
-    stats = return_stats(data, 0.99)
+    stats = return_stats(data, 1.0)  # train market-making's PPO gamma
     np.testing.assert_allclose(warm.return_stats.var, stats.var, rtol=1e-5)
     main(["train", "market-making", "--warm-start", str(tmp_path / "bc" / "final"), "--out", str(tmp_path / "ppo"),
           "--ppo.hidden-sizes", "64", "64", "--ppo.num-envs", "32", "--ppo.num-minibatches", "2",
@@ -200,3 +210,148 @@ def test_parsing_the_dataset_commands():
         parse_overrides("[1]")
     with pytest.raises(SystemExit, match="jaxmarket: env_overrides = '{' is not JSON"):
         main(["dataset", "record", "--env-overrides", "{"])
+
+
+def test_train_offline_checks_its_flags_before_loading(tmp_path, monkeypatch):
+    """Each bad flag is refused, naming its field, before the dataset is opened (the id given does not exist,
+    so a later check would report the missing dataset instead); an unknown algorithm from Python too."""
+    from training.tasks.offline import command
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    base = parse(["dataset", "train-offline", "test/absent-v0", "--out", str(tmp_path / "out")])
+    cases = [
+        (dict(warm_start_gamma=1.5), r"warm_start_gamma = 1.5 is out of range: valid range is \[0.0, 1.0\]"),
+        (dict(warm_start_gamma=-0.1), "warm_start_gamma"),
+        (dict(episodes=-1), "episodes = -1"),
+        (dict(eval_seed=-1), "eval_seed = -1"),
+        (dict(eval_seed=2**32), "eval_seed"),
+        (dict(algorithm="td3"), r"algorithm = 'td3' is not valid: choose one of \('bc', 'iql'\)"),
+        (dict(iql=dataclasses.replace(base.iql, batch_size=0)), "batch_size"),
+    ]
+    for change, message in cases:
+        with pytest.raises(ValueError, match=message):
+            command.run_train_offline(dataclasses.replace(base, **change))
+    with pytest.raises(ValueError, match="no Minari dataset"):
+        command.run_train_offline(base)
+    assert not (tmp_path / "out").exists()
+    assert base.eval_seed == command.EVAL_SEED == 1_000_000
+    assert (command.plural(1, "episode"), command.plural(1000, "episode")) == ("1 episode", "1,000 episodes")
+    assert (command.number(None, 3), command.number(-12.34567, 3), command.number(74.66, 1)) == ("n/a", "-12.346",
+                                                                                                  "74.7")
+
+
+def test_record_checks_everything_before_evaluating_or_recording(tmp_path, monkeypatch):
+    """Bad ids (malformed or taken), families, seeds and noise are refused before the reference scores are
+    evaluated or anything is recorded; the default id of several policies is a valid Minari id."""
+    from jaxmarket.data.datasets import check_new_dataset_id
+    from training.tasks.offline import command
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+
+    class Expensive(Exception):
+        pass
+
+    def expensive(*args, **kwargs):
+        raise Expensive
+
+    monkeypatch.setattr(command, "reference_scores", expensive)
+    monkeypatch.setattr(jm, "record", expensive)
+    (tmp_path / "test" / "taken-v0").mkdir(parents=True)
+    mm = ["--env-id", "jaxmarket/MarketMaking-AS-v0", "--env-overrides", json.dumps(MM_SMALL), "--policy", "optimal",
+          "--no-progress"]
+    cases = [
+        (["--dataset-id", "test/no-version"], r"dataset_id = 'test/no-version' is not a Minari id"),
+        (["--dataset-id", "test/a+b-v0"], "is not a Minari id"),
+        (["--dataset-id", "test/taken-v0"], "already exists"),
+        (["--family", "lp"], "family = 'lp': a single-agent env has no families"),
+        (["--seed", "-1"], "seed = -1"),
+        (["--seed", str(command.EVAL_SEED - 2), "--transitions", "2000", "--episodes-per-chunk", "10"],
+         rf"seed = {command.EVAL_SEED - 2}: the recording seeds \[{command.EVAL_SEED - 2}, {command.EVAL_SEED + 8}\)"),
+        (["--noise", "1.5"], "noise = 1.5"),
+    ]
+    for flags, message in cases:
+        with pytest.raises(ValueError, match=message):
+            command.run_record(parse(["dataset", "record", *mm, *flags]))
+    with pytest.raises(ValueError, match=r"family = None: a multi-agent env needs one of \['lp', 'lt'\]"):
+        command.run_record(parse(["dataset", "record", "--env-id", "jaxmarket/OTC-v0", "--no-progress"]))
+    several = command.default_dataset_id("jaxmarket/Execution-v0", ("twap", "always-passive"))
+    assert several == "jaxmarket/execution-v0/twap_always-passive-v0"
+    assert check_new_dataset_id(several) == tmp_path / several
+    assert command.default_dataset_id("jaxmarket/OTC-LP-v0", ("heuristic",)) == "jaxmarket/otc-lp-v0/heuristic-v0"
+    with pytest.raises(Expensive):  # everything checked: the reference scores come next
+        command.run_record(parse(["dataset", "record", "--env-id", "jaxmarket/Execution-v0", "--env-overrides",
+                                  json.dumps(EXECUTION_SMALL), "--policy", "twap", "always-passive", "--no-progress"]))
+    assert command.recording_seeds(5, 21, 2, 4) == (5, 11)  # shares 11 and 10: 3 chunks each, seeds 5-7 and 8-10
+    assert command.recording_seeds(0, 5, 3, 4) == (0, 3)  # shares 2, 2, 1: one chunk each
+
+
+def test_evaluation_avoids_the_recording_seeds_and_resume_notices_new_data(tmp_path, capsys, monkeypatch):
+    """The reference scores are evaluated with EVAL_SEED, the recording seeds are stored and an --eval-seed among
+    them is refused; --warm-start-gamma sets the learner's gamma as well as its reward scale; the printed scores
+    are rounded; a run resumed on a replaced dataset (same id, other episodes) is refused, naming the fingerprint."""
+    import shutil
+
+    from training.learners.normalize import STD_EPS
+    from training.learners.storage import read_metadata
+    from training.tasks.offline import command
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "datasets"))
+    record = ["dataset", "record", "--env-id", "jaxmarket/MarketMaking-AS-v0", "--env-overrides", json.dumps(MM_SMALL),
+              "--policy", "optimal", "--noise", "0.1", "--transitions", "400", "--episodes-per-chunk", "8",
+              "--dataset-id", "test/mm-v0", "--no-progress"]
+    command.run_record(parse([*record, "--reference-episodes", "20"]))
+    assert "recording 20 episodes (400 steps)" in capsys.readouterr().out
+    info = jm.data.dataset_info("test/mm-v0")
+    assert info["recording_seeds"] == [0, 3]  # 20 episodes in chunks of 8: seeds 0, 1, 2
+    env, params = jm.make("jaxmarket/MarketMaking-AS-v0", **MM_SMALL)
+    random_return = float(jm.evaluate(env, params, jm.random_policy(env), 20, command.EVAL_SEED)["return"].mean())
+    assert info["ref_min_score"] == pytest.approx(random_return)
+    train = ["dataset", "train-offline", "test/mm-v0", "--algorithm", "bc", "--bc.num-updates", "20",
+             "--bc.updates-per-chunk", "10", "--bc.hidden-sizes", "16", "--bc.batch-size", "32", "--no-progress"]
+    with pytest.raises(ValueError, match=r"eval_seed = 2 is one of the recording seeds \[0, 3\) of test/mm-v0.*"
+                                         rf"--eval-seed outside them, e.g. the default {command.EVAL_SEED}"):
+        command.run_train_offline(parse([*train, "--eval-seed", "2", "--out", str(tmp_path / "never")]))
+    assert not (tmp_path / "never").exists()
+    result = command.run_train_offline(parse([*train, "--warm-start-gamma", "0.9", "--episodes", "1",
+                                              "--out", str(tmp_path / "bc")]))
+    config = read_metadata(tmp_path / "bc" / "final")["config"]
+    stats = return_stats(jm.data.from_minari("test/mm-v0"), 0.9)
+    assert config["gamma"] == 0.9 and json.loads((tmp_path / "bc" / "run.json").read_text())["config"]["gamma"] == 0.9
+    assert json.loads((tmp_path / "bc" / "run.json").read_text())["config"]["reward_scale"] == pytest.approx(
+        1 / np.sqrt(float(stats.var) + STD_EPS), rel=1e-4)
+    assert result["evaluated"] and result["eval_seed"] == command.EVAL_SEED and result["se"] is None
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("bc policy"))
+    assert f"mean return {result['mean_return']:.3f} ± n/a over 1 episode (seed {command.EVAL_SEED}); " in line, line
+    assert (f"references: random {info['ref_min_score']:.3f}, best baseline {info['ref_max_score']:.3f}; "
+            f"normalized score {result['normalized_score']:.1f}") in line, line
+    resume = [*train, "--episodes", "0", "--out", str(tmp_path / "resume")]
+    assert command.run_train_offline(parse(resume))["reason"] == "--episodes 0"
+    command.run_train_offline(parse(resume))  # the same data: resumes (the run is finished)
+    shutil.rmtree(tmp_path / "datasets" / "test" / "mm-v0")
+    command.run_record(parse([*record, "--reference-episodes", "0", "--seed", "100"]))
+    assert jm.data.dataset_info("test/mm-v0")["fingerprint"] != info["fingerprint"]
+    with pytest.raises(ValueError, match="holds checkpoints of a different run") as error:
+        command.run_train_offline(parse(resume))
+    differences = str(error.value).split("Fields that differ:")[1].split()
+    assert differences[0] == "metadata.dataset_fingerprint:" and f"'{info['fingerprint']}'," in differences, differences
+    assert sum(field.endswith(":") for field in differences) == 1, differences  # the data alone differ
+
+
+def test_a_family_dataset_is_not_evaluated_and_says_why(tmp_path, capsys, monkeypatch):
+    """A policy of one family of a multi-agent env is trained, not evaluated: a printed line and evaluation.json
+    say why."""
+    from training.tasks.offline import command
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "datasets"))
+    small = {"n_lps": 2, "n_lts": 3, "n_flow": 4, "n_rounds": 4}
+    command.run_record(parse(["dataset", "record", "--env-id", "jaxmarket/OTC-v0", "--env-overrides", json.dumps(small),
+                              "--family", "lp", "--transitions", "40", "--reference-episodes", "0", "--no-progress"]))
+    result = command.run_train_offline(parse(["dataset", "train-offline", "jaxmarket/otc-v0/heuristic-v0",
+                                              "--algorithm", "bc", "--bc.num-updates", "10", "--bc.updates-per-chunk",
+                                              "10", "--bc.hidden-sizes", "16", "--out", str(tmp_path / "bc")]))
+    out = capsys.readouterr().out
+    assert result["evaluated"] is False and "mean_return" not in result
+    assert "'lp' family of the multi-agent env jaxmarket/OTC-v0" in result["reason"]
+    assert f"jaxmarket train otc --warm-start lp={tmp_path / 'bc' / 'final'}" in result["reason"]
+    assert f"not evaluated: {result['reason']}" in out
+    assert json.loads((tmp_path / "bc" / "evaluation.json").read_text()) == result

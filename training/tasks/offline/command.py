@@ -2,9 +2,16 @@
 describe a dataset, and train an offline learner (behaviour cloning or IQL) on one.
 
     jaxmarket dataset record --env-id jaxmarket/OTC-LP-v0 --policy heuristic --noise 0.1 --transitions 1000000
-    jaxmarket dataset info jaxmarket/otc-lp/heuristic-v0
-    jaxmarket dataset train-offline jaxmarket/otc-lp/heuristic-v0 --algorithm iql --out runs/iql
+    jaxmarket dataset info jaxmarket/otc-lp-v0/heuristic-v0
+    jaxmarket dataset train-offline jaxmarket/otc-lp-v0/heuristic-v0 --algorithm iql --out runs/iql
     jaxmarket train market-making --warm-start runs/bc/final       # PPO from an offline policy
+
+Seeds: ``record`` records chunk ``c`` of policy ``p`` with seed ``seed + c + p * chunks`` and stores
+the range of seeds used in the dataset (``recording_seeds``). ``jm.evaluate`` draws episode ``i``
+from the ``i``-th key of its seed, as ``jm.record`` does, so an evaluation with a recording seed
+would replay recorded episodes' randomness: the reference scores and ``train-offline``'s evaluation
+use ``EVAL_SEED``, far from the recording seeds, and ``train-offline`` refuses an ``--eval-seed``
+among them.
 """
 
 from __future__ import annotations
@@ -20,16 +27,19 @@ import tyro
 from tqdm import tqdm
 
 import jaxmarket as jm
+from jaxmarket.core.agents import MultiAgent, adapter
 from jaxmarket.core.evaluate import episode_steps
-from jaxmarket.core.validation import check_int
+from jaxmarket.core.keys import MAX_SEED
+from jaxmarket.core.validation import check_choice, check_int, check_range
 from jaxmarket.data import dataset_info, from_minari, to_minari
-from training.learners import bc, iql
+from jaxmarket.data.datasets import check_new_dataset_id
+from training.learners import bc, iql, loop
 from training.learners.bc import BCConfig
 from training.learners.iql import IQLConfig
 from training.learners.normalize import STD_EPS
 from training.learners.warm_start import return_stats
 from training.tasks import common
-from training.tasks.offline.behaviour import behaviour_policy, noise_label, reference_scores
+from training.tasks.offline.behaviour import NOISE_SPACES, behaviour_policy, noise_label, reference_scores
 from training.tasks.registry import register
 
 DEFAULT_ENV_ID = "jaxmarket/OTC-LP-v0"
@@ -38,6 +48,14 @@ DEFAULT_NOISE = 0.1
 DEFAULT_EPISODES_PER_CHUNK = 1024  # episodes recorded, taken to the host and written at a time
 REFERENCE_EPISODES = 1000  # evaluation episodes of the reference scores and of a trained policy
 OFFLINE_PRESET_UPDATES = 100_000  # gradient steps of the command's default runs
+EVAL_SEED = 1_000_000
+"""The seed of every evaluation here (the reference scores of ``record``, ``train-offline``'s default
+``--eval-seed``). ``jm.evaluate`` has ``jm.record``'s key schedule, so an evaluation seed among a
+dataset's recording seeds (one per recorded chunk, from ``--seed`` up: tens for the default sizes)
+would replay recorded episodes: this one is far above the recording seeds of any ``--seed`` below
+it by more than the chunks recorded."""
+ALGORITHMS = ("bc", "iql")
+POLICY_SEPARATOR = "_"  # joins several policies in a default dataset id (Minari's ids allow letters, digits, - and _)
 
 
 DatasetId = Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="DATASET_ID")]
@@ -63,17 +81,22 @@ class RecordConfig:
     transitions: int = DEFAULT_TRANSITIONS
     """env steps to record (rounded up to whole episodes), >= 1"""
     seed: int = 0
-    """recording seed: chunk c of policy p records with seed + c + p * chunks"""
+    """first recording seed, >= 0: the episodes are recorded in chunks of --episodes-per-chunk, chunk c of policy p
+    with seed + c + p * chunks (chunks: those of the first policy); the dataset stores the range of seeds used
+    (recording_seeds), which train-offline's --eval-seed must avoid"""
     dataset_id: str | None = None
-    """the Minari dataset id ([namespace/]name-v<version>); None: jaxmarket/<env>/<policies>-v0"""
+    """the Minari dataset id ([namespace/]name-v<version>), which must not exist yet; None:
+    jaxmarket/<env name in lower case>/<policies joined by _>-v0, e.g. jaxmarket/otc-lp-v0/heuristic-v0"""
     data_path: str | None = None
     """the datasets root; None: $MINARI_DATASETS_PATH, else ~/.minari/datasets"""
     family: str | None = None
-    """the family to store, for a multi-agent env (OTC-v0: lp or lt)"""
+    """the family to store, required for a multi-agent env (OTC-v0: lp or lt); None for a single-agent env"""
     episodes_per_chunk: int = DEFAULT_EPISODES_PER_CHUNK
     """episodes recorded and written at a time (bounds the memory), >= 1"""
     reference_episodes: int = REFERENCE_EPISODES
-    """episodes of the random and best-baseline evaluations stored as reference scores (0: none)"""
+    """episodes of the random-policy and best-baseline (noise-free) evaluations stored as the reference scores
+    ref_min_score and ref_max_score, evaluated with the evaluation seed EVAL_SEED = 1000000 (train-offline's
+    default), not a recording seed; 0: none (a multi-agent env has none)"""
     progress: bool = True
     """show a progress bar"""
 
@@ -112,12 +135,14 @@ class TrainOfflineConfig(common.TrainFlags):
     iql: IQLConfig = dataclasses.field(default_factory=lambda: offline_preset(IQLConfig))
     """IQL hyperparameters (with --algorithm iql)"""
     warm_start_gamma: float | None = None
-    """fit the critic in PPO's reward-scaled units for a warm start with this discount (the PPO run's gamma); None:
-    the learner's reward_scale as given"""
+    """the discount of the PPO run to warm-start, in [0, 1]: sets the learner's gamma (the critic's TD discount) to it
+    and its reward_scale to one over the standard deviation of the data's discounted returns at it (PPO's reward
+    scaling), so that the critic is in the PPO run's units; None: the learner's gamma and reward_scale as given"""
     episodes: int = REFERENCE_EPISODES
-    """evaluation episodes of the trained policy (0: none)"""
-    eval_seed: int = 1
-    """evaluation seed"""
+    """evaluation episodes of the trained policy, >= 0 (0: none; a multi-agent family's policy is not evaluated)"""
+    eval_seed: int = EVAL_SEED
+    """evaluation seed, in [0, 2^32 - 1] and outside the dataset's recording seeds (dataset info: recording_seeds);
+    the default is the seed of the dataset's reference scores"""
 
 
 def parse_overrides(text: str | None) -> dict[str, Any]:
@@ -138,8 +163,35 @@ def parse_overrides(text: str | None) -> dict[str, Any]:
 
 
 def default_dataset_id(env_id: str, policies: tuple[str, ...]) -> str:
-    """``jaxmarket/<env name, lower case>/<policies joined by +>-v0``."""
-    return f"jaxmarket/{env_id.rsplit('/', 1)[-1].lower()}/{'+'.join(policies)}-v0"
+    """``jaxmarket/<env name, lower case>/<policies joined by _>-v0``, e.g.
+    ``jaxmarket/otc-lp-v0/heuristic-v0`` or ``jaxmarket/execution-v0/twap_always-passive-v0``."""
+    return f"jaxmarket/{env_id.rsplit('/', 1)[-1].lower()}/{POLICY_SEPARATOR.join(policies)}-v0"
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 episode"``, ``"1,000 episodes"``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def number(value: float | None, decimals: int) -> str:
+    """``value`` rounded to ``decimals`` places, ``n/a`` for None."""
+    return "n/a" if value is None else f"{value:.{decimals}f}"
+
+
+def episode_shares(num_episodes: int, policies: int, episodes_per_chunk: int) -> tuple[list[int], int]:
+    """Each policy's episodes (an even split, the first ones taking one more where it does not
+    divide) and ``chunks``, the most chunks of ``episodes_per_chunk`` any of them takes (the first's)."""
+    shares = [num_episodes // policies + (p < num_episodes % policies) for p in range(policies)]
+    return shares, max(math.ceil(share / episodes_per_chunk) for share in shares)
+
+
+def recording_seeds(seed: int, num_episodes: int, policies: int, episodes_per_chunk: int) -> tuple[int, int]:
+    """``(first, end)``: ``record_chunks`` records with seeds ``first <= s < end`` (chunk ``c`` of
+    policy ``p`` with ``seed + c + p * chunks``; a policy with fewer chunks leaves gaps)."""
+    shares, chunks = episode_shares(num_episodes, policies, episodes_per_chunk)
+    used = [seed + c + p * chunks for p, share in enumerate(shares)
+            for c in range(math.ceil(share / episodes_per_chunk))]
+    return min(used), max(used) + 1
 
 
 def record_chunks(env: Any, params: Any, policies: list[Any], num_episodes: int, seed: int, episodes_per_chunk: int,
@@ -147,8 +199,7 @@ def record_chunks(env: Any, params: Any, policies: list[Any], num_episodes: int,
     """The recording, chunk by chunk: ``num_episodes`` split evenly between ``policies`` (the first ones
     taking one more where it does not divide), each in chunks of at most ``episodes_per_chunk`` episodes
     recorded with ``seed + c + p * chunks`` (chunk ``c`` of policy ``p``)."""
-    shares = [num_episodes // len(policies) + (p < num_episodes % len(policies)) for p in range(len(policies))]
-    chunks = max(math.ceil(share / episodes_per_chunk) for share in shares)
+    shares, chunks = episode_shares(num_episodes, len(policies), episodes_per_chunk)
     bar = tqdm(total=num_episodes, unit="episode", disable=not progress)
     for p, (policy, share) in enumerate(zip(policies, shares)):
         for c in range(math.ceil(share / episodes_per_chunk)):
@@ -158,33 +209,60 @@ def record_chunks(env: Any, params: Any, policies: list[Any], num_episodes: int,
     bar.close()
 
 
+def check_family(env: Any, family: str | None) -> None:
+    """A multi-agent env needs one of its families, a single-agent env none (what ``to_minari`` checks
+    on the first recorded chunk, checked before anything is recorded)."""
+    if isinstance(adapter(env), MultiAgent):
+        families = tuple(env.families)
+        if family not in families:
+            raise ValueError(f"family = {family!r}: a multi-agent env needs one of {list(families)} "
+                             f"(a dataset holds one family)")
+    elif family is not None:
+        raise ValueError(f"family = {family!r}: a single-agent env has no families (leave --family out)")
+
+
 def run_record(config: RecordConfig) -> None:
-    """``jaxmarket dataset record``: record, write, print the dataset's summary."""
+    """``jaxmarket dataset record``: check everything, then evaluate the reference scores, record,
+    write and print the dataset's summary."""
     overrides = parse_overrides(config.env_overrides)
     check_int("transitions", config.transitions, 1)
     check_int("episodes_per_chunk", config.episodes_per_chunk, 1)
     check_int("reference_episodes", config.reference_episodes, 0)
+    check_int("seed", config.seed, 0, MAX_SEED)
+    check_range("noise", config.noise, 0.0, 1.0)
+    check_choice("noise_space", config.noise_space, NOISE_SPACES)
     if not config.policy:
         raise ValueError("policy = (): give at least one behaviour policy")
+    dataset_id = config.dataset_id or default_dataset_id(config.env_id, config.policy)
+    check_new_dataset_id(dataset_id, config.data_path)
     env, params = jm.make(config.env_id, **overrides)
+    check_family(env, config.family)
     policies = [behaviour_policy(config.env_id, env, params, name, config.noise, config.noise_space)
                 for name in config.policy]
     steps = episode_steps(env, params)
     num_episodes = math.ceil(config.transitions / steps)
-    dataset_id = config.dataset_id or default_dataset_id(config.env_id, config.policy)
+    first, end = recording_seeds(config.seed, num_episodes, len(policies), config.episodes_per_chunk)
+    if end - 1 > MAX_SEED:
+        raise ValueError(f"seed = {config.seed}: the recording would use seeds up to {end - 1}, above the largest seed "
+                         f"{MAX_SEED}: give a smaller --seed")
+    if config.reference_episodes and first <= EVAL_SEED < end:
+        raise ValueError(f"seed = {config.seed}: the recording seeds [{first}, {end}) include the evaluation seed "
+                         f"{EVAL_SEED} of the reference scores, which would replay recorded episodes: give a --seed "
+                         f"below {EVAL_SEED - (end - first) + 1} or above {EVAL_SEED}")
     low = high = best = None
     if config.reference_episodes:
-        low, high, best = reference_scores(config.env_id, env, params, config.reference_episodes, config.seed)
+        low, high, best = reference_scores(config.env_id, env, params, config.reference_episodes, EVAL_SEED)
     noise = f" (noise {config.noise}{noise_label(config.noise_space)})" if config.noise else ""
     name = "+".join(config.policy) + noise
-    print(f"recording {num_episodes:,} episodes ({num_episodes * steps:,} steps) of {name} on {config.env_id} "
-          f"into {dataset_id}")
+    print(f"recording {plural(num_episodes, 'episode')} ({plural(num_episodes * steps, 'step')}) of {name} on "
+          f"{config.env_id} into {dataset_id} (seeds {first} to {end - 1})")
     to_minari(record_chunks(env, params, policies, num_episodes, config.seed, config.episodes_per_chunk,
                             config.progress),
               dataset_id, env, params, family=config.family, env_id=config.env_id, env_kwargs=overrides,
               algorithm_name=name, seed=config.seed, ref_min_score=low, ref_max_score=high,
               description=f"{name} on {config.env_id}" + (f"; ref_max_score: {best}" if best else ""),
-              data_path=config.data_path, episodes_per_chunk=config.episodes_per_chunk)
+              data_path=config.data_path, episodes_per_chunk=config.episodes_per_chunk,
+              recording_seeds=(first, end))
     print(json.dumps(dataset_info(dataset_id, config.data_path), indent=2))
 
 
@@ -194,8 +272,10 @@ def run_info(config: InfoConfig) -> None:
 
 
 def normalized_score(value: float, low: float | None, high: float | None) -> float | None:
-    """D4RL's normalized score ``100 (value - low) / (high - low)`` (Fu et al. 2020, sec. 5; Minari's
-    ``get_normalized_score``), None without both reference scores or where they are equal."""
+    """D4RL's normalized score ``100 (value - low) / (high - low)`` (Fu et al. 2020, sec. 5: 0 the
+    random policy's return, 100 the reference policy's), None without both reference scores or where
+    they are equal. Minari's ``get_normalized_score`` is the same ratio as a fraction, without the
+    factor 100: this score is 100 times Minari's."""
     if low is None or high is None or high == low:
         return None
     return 100.0 * (value - low) / (high - low)
@@ -204,39 +284,82 @@ def normalized_score(value: float, low: float | None, high: float | None) -> flo
 def offline_trainer(algorithm: str, learner_config: Any, env: Any, params: Any, transitions: Any,
                     family: str | None) -> Any:
     """The offline learner's trainer (``bc.make_trainer`` or ``iql.make_trainer``)."""
+    check_choice("algorithm", algorithm, ALGORITHMS)
     module = {"bc": bc, "iql": iql}[algorithm]
     return module.make_trainer(learner_config, env, params, transitions, family)
 
 
+def check_eval_seed(eval_seed: int, info: dict[str, Any]) -> None:
+    """Refuse an evaluation seed among the dataset's recording seeds (``info["recording_seeds"]``;
+    a dataset without them, written before they were stored, is not checked)."""
+    seeds = info.get("recording_seeds")
+    if seeds is not None and seeds[0] <= eval_seed < seeds[1]:
+        other = f"the default {EVAL_SEED}" if not seeds[0] <= EVAL_SEED < seeds[1] else str(seeds[1])
+        raise ValueError(f"eval_seed = {eval_seed} is one of the recording seeds [{seeds[0]}, {seeds[1]}) of "
+                         f"{info['dataset_id']}: the evaluation would replay recorded episodes. Give an --eval-seed "
+                         f"outside them, e.g. {other}")
+
+
+def not_evaluated_reason(config: TrainOfflineConfig, info: dict[str, Any]) -> str | None:
+    """Why the trained policy is not evaluated (None: it is)."""
+    if info["family"] is not None:
+        return (f"the dataset holds the {info['family']!r} family of the multi-agent env {info['env_id']}, whose "
+                f"policy is scored only together with the other families' policies; warm-start a multi-agent run "
+                f"from it (e.g. jaxmarket train otc --warm-start {info['family']}={Path(config.out) / loop.FINAL})")
+    if not config.episodes:
+        return "--episodes 0"
+    return None
+
+
 def run_train_offline(config: TrainOfflineConfig) -> dict[str, Any]:
-    """``jaxmarket dataset train-offline``: load, train with checkpoints, evaluate; returns the evaluation."""
+    """``jaxmarket dataset train-offline``: check the flags, load, train with checkpoints, evaluate;
+    returns the evaluation (also written to OUT/evaluation.json)."""
+    check_choice("algorithm", config.algorithm, ALGORITHMS)
+    learner_config = config.bc if config.algorithm == "bc" else config.iql
+    if config.warm_start_gamma is not None:
+        check_range("warm_start_gamma", config.warm_start_gamma, 0.0, 1.0)
+    check_int("episodes", config.episodes, 0)
+    check_int("eval_seed", config.eval_seed, 0, MAX_SEED)
+    check_int("seed", config.seed, 0, MAX_SEED)
+    loop.check_checkpointing(config.checkpoint_interval, config.keep_checkpoints)
+    learner_config.check()
     info = dataset_info(config.dataset_id, config.data_path)
+    reason = not_evaluated_reason(config, info)
+    if reason is None:
+        check_eval_seed(config.eval_seed, info)
     overrides = info.get("env_kwargs") or {}
     env, params = jm.make(info["env_id"], **overrides)
     trajectories = from_minari(config.dataset_id, data_path=config.data_path)
     transitions = jm.to_transitions(trajectories, info["family"])
-    learner_config = config.bc if config.algorithm == "bc" else config.iql
     extra: dict[str, Any] = {}
     if config.warm_start_gamma is not None:
         stats = return_stats(trajectories, config.warm_start_gamma, info["family"])
         scale = 1.0 / math.sqrt(float(stats.var) + STD_EPS)
-        learner_config = dataclasses.replace(learner_config, reward_scale=scale)
+        learner_config = dataclasses.replace(learner_config, gamma=config.warm_start_gamma, reward_scale=scale)
         extra["return_stats"] = {"mean": float(stats.mean), "var": float(stats.var), "count": float(stats.count)}
     trainer = offline_trainer(config.algorithm, learner_config, env, params, transitions, info["family"])
+    # the fingerprint makes loop.run's run.json differ, and so refuses to resume, when the data were replaced
     metadata = {"env_id": info["env_id"], "env_overrides": overrides, "dataset_id": config.dataset_id,
-                "algorithm": config.algorithm, **extra}
-    headline = (f"training {config.algorithm} on {config.dataset_id} ({len(transitions):,} transitions): "
-                f"{learner_config.num_updates:,} gradient steps of {learner_config.batch_size}")
+                "dataset_fingerprint": info["fingerprint"], "algorithm": config.algorithm, **extra}
+    headline = (f"training {config.algorithm} on {config.dataset_id} ({plural(len(transitions), 'transition')}): "
+                f"{plural(learner_config.num_updates, 'gradient step')} of {learner_config.batch_size}")
     runner, _, wall = common.train(trainer, config, config.out, metadata, headline, "gradient steps")
-    result: dict[str, Any] = {"dataset_id": config.dataset_id, "algorithm": config.algorithm, "train_wall_s": wall}
-    if config.episodes and info["family"] is None:
+    result: dict[str, Any] = {"dataset_id": config.dataset_id, "algorithm": config.algorithm, "train_wall_s": wall,
+                              "evaluated": reason is None}
+    if reason is None:
         returns = jm.evaluate(env, params, trainer.policy(runner), config.episodes, config.eval_seed)["return"]
-        mean, se = float(returns.mean()), float(returns.std(ddof=1) / math.sqrt(len(returns))) if len(returns) > 1 else 0.0
-        result.update(episodes=config.episodes, mean_return=mean, se=se,
-                      normalized_score=normalized_score(mean, info["ref_min_score"], info["ref_max_score"]))
-        print(f"{config.algorithm} policy: mean return {mean:.3f} ± {se:.3f} over {config.episodes:,} episodes; "
-              f"references: random {info['ref_min_score']}, best baseline {info['ref_max_score']}; normalized score "
-              f"{result['normalized_score']}")
+        mean = float(returns.mean())
+        se = float(returns.std(ddof=1) / math.sqrt(len(returns))) if len(returns) > 1 else None
+        score = normalized_score(mean, info["ref_min_score"], info["ref_max_score"])
+        result.update(episodes=config.episodes, eval_seed=config.eval_seed, mean_return=mean, se=se,
+                      normalized_score=score)
+        print(f"{config.algorithm} policy: mean return {number(mean, 3)} ± {number(se, 3)} over "
+              f"{plural(config.episodes, 'episode')} (seed {config.eval_seed}); references: random "
+              f"{number(info['ref_min_score'], 3)}, best baseline {number(info['ref_max_score'], 3)}; normalized score "
+              f"{number(score, 1)}")
+    else:
+        result["reason"] = reason
+        print(f"not evaluated: {reason}")
     Path(config.out).mkdir(parents=True, exist_ok=True)
     (Path(config.out) / "evaluation.json").write_text(json.dumps(result, indent=2))
     return result

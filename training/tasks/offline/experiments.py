@@ -39,6 +39,7 @@ from training.learners.warm_start import return_stats
 from training.plotting import panels, save_panels
 from training.tasks.market_making.comparison import PPO_CONFIG as MM_PPO_CONFIG
 from training.tasks.offline.behaviour import behaviour_policy, noise_label
+from training.tasks.offline.command import EVAL_SEED
 from training.tasks.registry import register
 
 EVAL_EPISODES = 1000
@@ -73,7 +74,7 @@ class OfflineExperimentConfig:
     """evaluation episodes per policy, >= 2"""
     seed: int = 0
     """recording and training seed"""
-    eval_seed: int = 1
+    eval_seed: int = EVAL_SEED
     """evaluation seed (the same episodes for every policy)"""
     out: str = "runs/offline"
     """directory for the tables, JSON and plots"""
@@ -149,6 +150,18 @@ def train_offline(module: Any, config: Any, env: Any, params: Any, transitions: 
     return trainer, runner, time.perf_counter() - start
 
 
+def check_eval_seed(config: OfflineExperimentConfig, recordings: int) -> None:
+    """Refuse an evaluation seed that would replay recorded episodes: ``jm.evaluate`` and ``jm.record``
+    share their key schedule, and an experiment records with seeds ``seed, ..., seed + recordings - 1``.
+
+    Raises:
+        ValueError: ``eval_seed`` among the recording seeds.
+    """
+    if config.seed <= config.eval_seed < config.seed + recordings:
+        raise ValueError(f"eval_seed = {config.eval_seed} is one of the recording seeds [{config.seed}, "
+                         f"{config.seed + recordings}): the evaluation would replay training episodes; choose another")
+
+
 def evaluate(env: Any, params: Any, policy: Any, config: OfflineExperimentConfig) -> np.ndarray:
     """The returns of ``config.episodes`` evaluation episodes (seed ``config.eval_seed``)."""
     return np.asarray(jm.evaluate(env, params, policy, config.episodes, config.eval_seed)["return"])
@@ -217,6 +230,7 @@ def run_offline_rl(config: OfflineRLConfig) -> dict[str, Any]:
     unknown = set(config.envs) - set(cases)
     if unknown:
         raise ValueError(f"envs = {config.envs}: {sorted(unknown)} unknown, choose from {sorted(cases)}")
+    check_eval_seed(config, max(len(cases[name][2]) for name in config.envs))
     result, parts = {}, []
     for name in config.envs:
         case = offline_rl_case(*cases[name], config)
@@ -318,6 +332,7 @@ def run_warm_start(config: WarmStartConfig) -> dict[str, Any]:
     unknown = set(config.envs) - set(cases)
     if unknown:
         raise ValueError(f"envs = {config.envs}: {sorted(unknown)} unknown, choose from {sorted(cases)}")
+    check_eval_seed(config, 1)
     result = {name: warm_start_case(*cases[name], config) for name in config.envs}
     lines = ["| env | behaviour | clone | random | scratch final | threshold | steps to threshold: scratch | warm | "
              "warm / scratch |", "|---|---|---|---|---|---|---|---|---|"]
@@ -359,6 +374,7 @@ def seed_stats(values: np.ndarray) -> tuple[float, float]:
 def run_held_out_types(config: HeldOutTypesConfig) -> dict[str, Any]:
     """``jaxmarket experiment held-out-types``."""
     check_int("seeds", config.seeds, 1)
+    check_eval_seed(config, config.seeds)
     cloning = BCConfig(num_updates=config.gradient_steps)
     sources = {"distilled (gamma in {0, 0.5, 1.5, 2})": TRAINING_GAMMAS, f"cloned at gamma = {HELD_OUT_GAMMA:g}":
                (HELD_OUT_GAMMA,)}
@@ -372,7 +388,7 @@ def run_held_out_types(config: HeldOutTypesConfig) -> dict[str, Any]:
             trainer, runner, _ = train_offline(bc, cloning, env, params, jm.to_transitions(data), seed)
             returns[name].append(evaluate(held_env, held_params, trainer.policy(runner), config))
     heuristic = evaluate(held_env, held_params, behaviour_policy(OTC_LP_ID, held_env, held_params, "heuristic"), config)
-    returns["heuristic (noise-free)"] = [heuristic] * config.seeds
+    returns["heuristic (noise-free)"] = [heuristic]  # one evaluation: its s.e. is over the episodes
     reference = f"cloned at gamma = {HELD_OUT_GAMMA:g}"
     ref = np.asarray(returns[reference], np.float64)
     rows = []
