@@ -213,27 +213,10 @@ def iql_losses(network: Any, q_network: TwinQ, features: Any, config: IQLConfig,
 
 def make_trainer(config: IQLConfig, env: Any, env_params: Any, transitions: Any,
                  family: str | None = None) -> Trainer:
-    """Check the config, the env parameters and the data, then build the jittable training functions.
-
-    Args:
-        config: the hyperparameters.
-        env: the env the policy is for (its spaces shape the networks and are checked against the data).
-        env_params: its parameters.
-        transitions: a ``jaxmarket.Transitions`` (``jm.to_transitions``) of that env, or a dict with
-            its fields; copied to the device once.
-        family: for a ``MultiAgentEnv``, the family whose agents made the data; None otherwise.
-
-    Returns:
-        The ``offline.Trainer``: ``jax.jit(trainer.train)(key, trainer.dataset)`` takes
-        ``config.num_updates`` gradient steps of ``config.batch_size`` transitions and returns
-        ``{"runner": RunnerState, "metrics": {name: (num_updates,)}}``
-        (``LOG_FIELDS`` and ``ran``).
-
-    Raises:
-        ValueError: an invalid config field, invalid env parameters, an unknown or missing family,
-            an unsupported action space, ``squash_actions`` with an unbounded Box, or data that are
-            empty or do not fit the env's spaces (naming the field and the expected shape); all
-            before anything is compiled.
+    """Check the config, the env parameters and the data, then build the jittable training functions:
+    the arguments, the ``offline.Trainer`` returned and the errors raised are those of
+    ``bc.make_trainer`` (here the networks are the ``ActorCritic`` and the twin Q networks, the
+    runner an IQL ``RunnerState``, the metrics ``LOG_FIELDS`` and ``ran``).
     """
     network, to_env, dataset, action_space = build_policy_parts(config, env, env_params, transitions, family)
     discrete = isinstance(action_space, spaces.Discrete)
