@@ -69,7 +69,7 @@ from training.learners.networks import ActorCritic, space_action_map, space_netw
 from training.learners.normalize import RunningStats
 from training.learners.ppo import (
     Hyperparameters, Transition, WarmStart, advantages, chunk_and_train, chunk_summary, check_warm_start,
-    mean_episode_return, observe, optimizer, place, policy_actions, ppo_epochs, track_returns,
+    initial_policy, mean_episode_return, observe, optimizer, place, policy_actions, ppo_epochs, track_returns,
 )
 
 FixedPolicy = Callable[[jax.Array, jax.Array, Any], jax.Array]
@@ -287,14 +287,7 @@ def _init_fn(config: MAPPOConfig, venv: VecEnv, env_params: Any, learned: tuple[
         net_keys = dict(zip(learned, jax.random.split(net_key, len(learned))))
         families = {}
         for f in learned:
-            warm = warm_start.get(f)
-            if warm is None:
-                params = networks[f].init(net_keys[f], jnp.zeros(obs_dims[f], jnp.float32))
-                obs_stats = RunningStats.create(obs_dims[f])
-            else:
-                params, obs_stats = warm.net_params, warm.obs_stats
-            have_returns = warm is not None and warm.return_stats is not None
-            return_stats = warm.return_stats if have_returns else RunningStats.create()
+            params, obs_stats, return_stats = initial_policy(networks[f], net_keys[f], obs_dims[f], warm_start.get(f))
             zeros = jnp.zeros((n_envs, env.num_agents[f]), jnp.float32)
             families[f] = FamilyState(
                 TrainState.create(apply_fn=networks[f].apply, params=params, tx=tx),

@@ -43,7 +43,7 @@ from training.learners.normalize import RunningStats
 
 __all__ = [
     "LOSS_METRICS", "Hyperparameters", "PPOConfig", "RunnerState", "Trainer", "Transition", "WarmStart", "action_map",
-    "chunk_and_train", "chunk_summary", "gae", "make_network", "make_policy", "make_trainer", "observe", "optimizer",
+    "chunk_and_train", "chunk_summary", "gae", "initial_policy", "make_network", "make_policy", "make_trainer", "observe", "optimizer",
     "place", "policy_actions", "ppo_epochs", "ppo_loss", "save_policy", "space_action_map", "space_network",
     "space_spec", "trained_policy",
 ]
@@ -218,6 +218,26 @@ class WarmStart:
     net_params: Any
     obs_stats: RunningStats
     return_stats: RunningStats | None = None
+
+
+def initial_policy(network: ActorCritic, key: jax.Array, obs_shape: tuple[int, ...],
+                   warm_start: WarmStart | None) -> tuple[Any, RunningStats, RunningStats]:
+    """What a PPO learner starts from: the warm start's network and statistics, or fresh ones.
+
+    Args:
+        network: the actor-critic.
+        key: initialises a fresh network (unused with a warm start).
+        obs_shape: the observation shape ``(d,)``.
+        warm_start: the policy to start from, or None.
+
+    Returns:
+        ``(net_params, obs_stats (d,), return_stats ())``: the return statistics fresh unless the
+        warm start has them.
+    """
+    if warm_start is None:
+        return network.init(key, jnp.zeros(obs_shape, jnp.float32)), RunningStats.create(obs_shape), RunningStats.create()
+    return_stats = RunningStats.create() if warm_start.return_stats is None else warm_start.return_stats
+    return warm_start.net_params, warm_start.obs_stats, return_stats
 
 
 def chunk_summary(metrics: dict[str, Any], loss_names: tuple[str, ...],
@@ -574,12 +594,7 @@ def _init_fn(config: PPOConfig, env: Any, env_params: Any, network: ActorCritic,
 
     def init(key: jax.Array) -> RunnerState:
         net_key, reset_key, key = jax.random.split(key, 3)
-        if warm_start is None:
-            net_params, obs_stats = network.init(net_key, jnp.zeros(obs_shape, jnp.float32)), RunningStats.create(obs_shape)
-        else:
-            net_params, obs_stats = warm_start.net_params, warm_start.obs_stats
-        have_returns = warm_start is not None and warm_start.return_stats is not None
-        return_stats = warm_start.return_stats if have_returns else RunningStats.create()
+        net_params, obs_stats, return_stats = initial_policy(network, net_key, obs_shape, warm_start)
         train_state = TrainState.create(apply_fn=network.apply, params=net_params, tx=tx)
         obs, env_state = vmap_reset(split_envs(jax.random.split(reset_key, config.num_envs), mesh), env_params)
         zeros = jnp.zeros(config.num_envs, jnp.float32)

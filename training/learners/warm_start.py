@@ -81,9 +81,7 @@ def return_stats(trajectories: Any, gamma: float, family: str | None = None) -> 
     if family is None and not isinstance(trajectories.rewards, dict):
         returns = discounted_returns(trajectories.rewards, trajectories.lengths, gamma)
     else:
-        turns = to_transitions(trajectories, family)
-        if len(turns) == 0:
-            raise ValueError("trajectories: no valid step")
+        turns = to_transitions(trajectories, family)  # refuses a recording without a valid turn
         episode, agent = np.asarray(turns.episode), np.asarray(turns.agent)
         first = np.r_[True, (np.diff(episode) != 0) | (np.diff(agent) != 0)]  # an agent's first turn of an episode
         sequence = np.cumsum(first) - 1

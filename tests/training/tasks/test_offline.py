@@ -149,7 +149,7 @@ def test_steps_to_threshold_and_paired_differences():
         experiments.run_held_out_types(experiments.HeldOutTypesConfig(seeds=3, eval_seed=2))
     with pytest.raises(ValueError, match=r"eval_seed = 1 is one of the recording seeds \[0, 2\)"):
         experiments.run_offline_rl(experiments.OfflineRLConfig(envs=("execution",), eval_seed=1))
-    experiments.check_eval_seed(experiments.OfflineRLConfig(eval_seed=2), 2)  # just above: allowed
+    experiments.check_eval_seed(2, experiments.recording_seeds(experiments.OfflineRLConfig(), 2), "x")  # just above
 
 
 def test_dataset_commands_end_to_end(tmp_path, capsys, monkeypatch):

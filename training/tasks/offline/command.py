@@ -39,7 +39,7 @@ from training.learners.iql import IQLConfig
 from training.learners.normalize import STD_EPS
 from training.learners.warm_start import return_stats
 from training.tasks import common
-from training.tasks.offline.behaviour import NOISE_SPACES, behaviour_policy, noise_label, reference_scores
+from training.tasks.offline.behaviour import behaviour_policy, noise_label, reference_scores
 from training.tasks.registry import register
 
 DEFAULT_ENV_ID = "jaxmarket/OTC-LP-v0"
@@ -229,8 +229,6 @@ def run_record(config: RecordConfig) -> None:
     check_int("episodes_per_chunk", config.episodes_per_chunk, 1)
     check_int("reference_episodes", config.reference_episodes, 0)
     check_int("seed", config.seed, 0, MAX_SEED)
-    check_range("noise", config.noise, 0.0, 1.0)
-    check_choice("noise_space", config.noise_space, NOISE_SPACES)
     if not config.policy:
         raise ValueError("policy = (): give at least one behaviour policy")
     dataset_id = config.dataset_id or default_dataset_id(config.env_id, config.policy)
@@ -283,20 +281,24 @@ def normalized_score(value: float, low: float | None, high: float | None) -> flo
 
 def offline_trainer(algorithm: str, learner_config: Any, env: Any, params: Any, transitions: Any,
                     family: str | None) -> Any:
-    """The offline learner's trainer (``bc.make_trainer`` or ``iql.make_trainer``)."""
-    check_choice("algorithm", algorithm, ALGORITHMS)
+    """The offline learner's trainer (``bc.make_trainer`` or ``iql.make_trainer``; ``algorithm`` checked
+    by the caller)."""
     module = {"bc": bc, "iql": iql}[algorithm]
     return module.make_trainer(learner_config, env, params, transitions, family)
 
 
-def check_eval_seed(eval_seed: int, info: dict[str, Any]) -> None:
-    """Refuse an evaluation seed among the dataset's recording seeds (``info["recording_seeds"]``;
-    a dataset without them, written before they were stored, is not checked)."""
-    seeds = info.get("recording_seeds")
+def check_eval_seed(eval_seed: int, seeds: tuple[int, int] | list[int] | None, source: str) -> None:
+    """Refuse an evaluation seed among the recording seeds ``[first, end)`` of ``source``: ``jm.evaluate``
+    shares ``jm.record``'s key schedule, so it would replay recorded episodes (``seeds`` None: a dataset
+    written before they were stored, not checked).
+
+    Raises:
+        ValueError: ``eval_seed`` in ``[first, end)``, naming them and a seed to use instead.
+    """
     if seeds is not None and seeds[0] <= eval_seed < seeds[1]:
         other = f"the default {EVAL_SEED}" if not seeds[0] <= EVAL_SEED < seeds[1] else str(seeds[1])
         raise ValueError(f"eval_seed = {eval_seed} is one of the recording seeds [{seeds[0]}, {seeds[1]}) of "
-                         f"{info['dataset_id']}: the evaluation would replay recorded episodes. Give an --eval-seed "
+                         f"{source}: the evaluation would replay recorded episodes. Give an --eval-seed "
                          f"outside them, e.g. {other}")
 
 
@@ -326,7 +328,7 @@ def run_train_offline(config: TrainOfflineConfig) -> dict[str, Any]:
     info = dataset_info(config.dataset_id, config.data_path)
     reason = not_evaluated_reason(config, info)
     if reason is None:
-        check_eval_seed(config.eval_seed, info)
+        check_eval_seed(config.eval_seed, info.get("recording_seeds"), info["dataset_id"])
     overrides = info.get("env_kwargs") or {}
     env, params = jm.make(info["env_id"], **overrides)
     trajectories = from_minari(config.dataset_id, data_path=config.data_path)

@@ -39,7 +39,7 @@ from training.learners.warm_start import return_stats
 from training.plotting import panels, save_panels
 from training.tasks.market_making.comparison import PPO_CONFIG as MM_PPO_CONFIG
 from training.tasks.offline.behaviour import behaviour_policy, noise_label
-from training.tasks.offline.command import EVAL_SEED
+from training.tasks.offline.command import EVAL_SEED, check_eval_seed
 from training.tasks.registry import register
 
 EVAL_EPISODES = 1000
@@ -150,16 +150,9 @@ def train_offline(module: Any, config: Any, env: Any, params: Any, transitions: 
     return trainer, runner, time.perf_counter() - start
 
 
-def check_eval_seed(config: OfflineExperimentConfig, recordings: int) -> None:
-    """Refuse an evaluation seed that would replay recorded episodes: ``jm.evaluate`` and ``jm.record``
-    share their key schedule, and an experiment records with seeds ``seed, ..., seed + recordings - 1``.
-
-    Raises:
-        ValueError: ``eval_seed`` among the recording seeds.
-    """
-    if config.seed <= config.eval_seed < config.seed + recordings:
-        raise ValueError(f"eval_seed = {config.eval_seed} is one of the recording seeds [{config.seed}, "
-                         f"{config.seed + recordings}): the evaluation would replay training episodes; choose another")
+def recording_seeds(config: OfflineExperimentConfig, recordings: int) -> tuple[int, int]:
+    """``[first, end)``: an experiment records with seeds ``seed, ..., seed + recordings - 1``."""
+    return config.seed, config.seed + recordings
 
 
 def evaluate(env: Any, params: Any, policy: Any, config: OfflineExperimentConfig) -> np.ndarray:
@@ -230,7 +223,8 @@ def run_offline_rl(config: OfflineRLConfig) -> dict[str, Any]:
     unknown = set(config.envs) - set(cases)
     if unknown:
         raise ValueError(f"envs = {config.envs}: {sorted(unknown)} unknown, choose from {sorted(cases)}")
-    check_eval_seed(config, max(len(cases[name][2]) for name in config.envs))
+    check_eval_seed(config.eval_seed, recording_seeds(config, max(len(cases[name][2]) for name in config.envs)),
+                    "this experiment")
     result, parts = {}, []
     for name in config.envs:
         case = offline_rl_case(*cases[name], config)
@@ -332,7 +326,7 @@ def run_warm_start(config: WarmStartConfig) -> dict[str, Any]:
     unknown = set(config.envs) - set(cases)
     if unknown:
         raise ValueError(f"envs = {config.envs}: {sorted(unknown)} unknown, choose from {sorted(cases)}")
-    check_eval_seed(config, 1)
+    check_eval_seed(config.eval_seed, recording_seeds(config, 1), "this experiment")
     result = {name: warm_start_case(*cases[name], config) for name in config.envs}
     lines = ["| env | behaviour | clone | random | scratch final | threshold | steps to threshold: scratch | warm | "
              "warm / scratch |", "|---|---|---|---|---|---|---|---|---|"]
@@ -374,7 +368,7 @@ def seed_stats(values: np.ndarray) -> tuple[float, float]:
 def run_held_out_types(config: HeldOutTypesConfig) -> dict[str, Any]:
     """``jaxmarket experiment held-out-types``."""
     check_int("seeds", config.seeds, 1)
-    check_eval_seed(config, config.seeds)
+    check_eval_seed(config.eval_seed, recording_seeds(config, config.seeds), "this experiment")
     cloning = BCConfig(num_updates=config.gradient_steps)
     sources = {"distilled (gamma in {0, 0.5, 1.5, 2})": TRAINING_GAMMAS, f"cloned at gamma = {HELD_OUT_GAMMA:g}":
                (HELD_OUT_GAMMA,)}
